@@ -1,0 +1,77 @@
+/**
+ * Port: the broker between the API and the workers (Redis Streams in production). An append-only log read by
+ * one consumer group; entries stay pending for the consumer that read them until acknowledged, and are handed
+ * to another consumer once idle long enough (a dead consumer's work is never lost).
+ *
+ * @remarks One entry carries one event. The port decodes entries: a consumer sees either an event or the
+ * reason it could not be decoded. It never commits anything; ack after commit is the consumer's job.
+ */
+import type { Event } from "@agg/schema"
+import { Context, type Duration, type Effect, Schema } from "effect"
+
+/**
+ * An entry handed to a consumer: its log id, how many times it has been delivered (1 on the first read), and
+ * either the decoded event or why it could not be decoded.
+ * @category models
+ */
+export type LogEntry =
+  | { readonly _tag: "Event"; readonly id: string; readonly deliveries: number; readonly event: Event }
+  | { readonly _tag: "Undecodable"; readonly id: string; readonly deliveries: number; readonly reason: string }
+
+/**
+ * The log's figures. `received` counts events appended since the log was created; `lag` entries were never
+ * delivered; `pending` entries were delivered but not yet acknowledged; `deadLettered` entries were moved
+ * aside. Outstanding work is `lag + pending`.
+ * @category models
+ */
+export interface LogStats {
+  readonly received: number
+  readonly lag: number
+  readonly pending: number
+  readonly deadLettered: number
+}
+
+/**
+ * A broker failure. `retryable`: the connection was lost or the broker is busy; the operation may be repeated.
+ * @category errors
+ */
+export class EventLogError extends Schema.TaggedError<EventLogError>()("EventLogError", {
+  operation: Schema.String,
+  retryable: Schema.Boolean,
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
+/** @category services */
+export class EventLog extends Context.Service<
+  EventLog,
+  {
+    /** Append the events, one entry each, and add their number to `received`, all in one atomic step. */
+    readonly append: (events: ReadonlyArray<Event>) => Effect.Effect<void, EventLogError>
+    /**
+     * Read up to `count` never-delivered entries for `consumer`, waiting up to `block` for the first one;
+     * an empty array when none arrived. The entries become pending for that consumer.
+     */
+    readonly read: (
+      consumer: string,
+      options: { readonly count: number; readonly block: Duration.Duration }
+    ) => Effect.Effect<ReadonlyArray<LogEntry>, EventLogError>
+    /** Acknowledge entries: they leave the pending list for good. Unknown or already acked ids are ignored. */
+    readonly ack: (ids: ReadonlyArray<string>) => Effect.Effect<void, EventLogError>
+    /**
+     * Take over up to `count` entries pending (for any consumer) for longer than `minIdle`: they become pending
+     * for `consumer`, and each comes back with its delivery count, this delivery included.
+     */
+    readonly reclaim: (
+      consumer: string,
+      options: { readonly minIdle: Duration.Duration; readonly count: number }
+    ) => Effect.Effect<ReadonlyArray<LogEntry>, EventLogError>
+    /**
+     * Move an entry to the dead-letter store with the reason and its delivery count, and acknowledge it, in one
+     * atomic step. It is counted in `deadLettered` and never delivered again.
+     */
+    readonly deadLetter: (entry: LogEntry, reason: string) => Effect.Effect<void, EventLogError>
+    /** The current figures. */
+    readonly stats: Effect.Effect<LogStats, EventLogError>
+  }
+>()("@agg/core/EventLog") {}

@@ -1,0 +1,2 @@
+export * from "./Event.ts"
+export * from "./Limits.ts"
