@@ -1,44 +1,110 @@
 /**
  * The event of SPEC §3: its valibot schema and the type inferred from it, plus the stored form served by
  * GET /events. Validation only: nothing here hashes, dedups or stores.
+ *
+ * Decisions (see README):
+ * - "characters" are Unicode code points (`[...s].length`), as JSON Schema `maxLength` and PostgreSQL
+ *   `char_length` count them: 255 emoji pass although they are 510 UTF-16 units.
+ * - Strings must be well-formed Unicode without U+0000 (PostgreSQL text and jsonb cannot hold either faithfully).
+ * - Timestamps are normalized to the UTC instant with millisecond precision (JavaScript `Date`); sub-millisecond
+ *   digits are accepted and truncated.
+ * - Each field reports at most one problem, so a client sees one clear message per field.
  */
 import * as v from "valibot"
 import { defaultLimits, type Limits } from "./Limits.ts"
 
-// No whitespace (any Unicode space) and no control characters anywhere in a topic.
+/** The longest `topic`, `event_id` and `source`, in Unicode code points (SPEC §3). */
+export const MAX_TEXT_LENGTH = 255
+
+// No whitespace (any Unicode White_Space, which includes U+00A0 and U+2003) and no control characters.
 const TOPIC_FORBIDDEN = /[\s\p{Cc}]/u
-const ZONED_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/
+// A surrogate not part of a pair (with the `u` flag a pair is one code point and does not match).
+const LONE_SURROGATE = /\p{Cs}/u
 
-// valibot's isoTimestamp accepts "2026-02-30": Date.UTC would roll it over, so check the calendar ourselves.
-const isCalendarDate = (s: string): boolean => {
-  const [y, m, d] = s.slice(0, 10).split("-").map(Number) as [number, number, number]
-  const date = new Date(Date.UTC(y, m - 1, d))
-  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d
-}
-const isValidClock = (s: string): boolean => {
-  const [h, min, sec] = s.slice(11, 19).split(":").map(Number) as [number, number, number | undefined]
-  return h <= 23 && min <= 59 && (sec === undefined || Number.isNaN(sec) || sec <= 59)
+const codePointLength = (s: string): number => {
+  let n = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    // A high surrogate followed by a low one is one code point: do not count the low half.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--
+        i++
+      }
+    }
+  }
+  return n
 }
 
-const boundedString = (name: string) =>
+/** The one problem of a text field, or undefined. Cheap for ASCII: code points are only counted when needed. */
+const textProblem = (name: string, s: string, forbidSpace: boolean): string | undefined => {
+  if (s.length === 0) return `${name} must not be empty`
+  // Code points never outnumber UTF-16 units, so short strings need no counting.
+  if (s.length > MAX_TEXT_LENGTH) {
+    const n = codePointLength(s)
+    if (n > MAX_TEXT_LENGTH) return `${name} must be at most ${MAX_TEXT_LENGTH} characters (got ${n})`
+  }
+  if (forbidSpace && TOPIC_FORBIDDEN.test(s)) return `${name} must not contain whitespace or control characters`
+  if (LONE_SURROGATE.test(s) || s.includes("\u0000")) return `${name} must be well-formed Unicode without U+0000`
+  return undefined
+}
+
+const text = (name: string, forbidSpace: boolean, description: string) =>
   v.pipe(
     v.string(`${name} must be a string`),
-    v.minLength(1, `${name} must not be empty`),
-    v.maxLength(255, `${name} must be at most 255 characters`)
+    v.rawCheck<string>(({ dataset, addIssue }) => {
+      if (!dataset.typed) return
+      const problem = textProblem(name, dataset.value, forbidSpace)
+      if (problem !== undefined) addIssue({ message: problem })
+    }),
+    // Only read by the JSON Schema export; valibot skips metadata when validating.
+    v.metadata({ minLength: 1, maxLength: MAX_TEXT_LENGTH, description })
   )
 
 /** A topic name: 1–255 characters, no whitespace or control characters. @category models */
-export const Topic = v.pipe(
-  boundedString("topic"),
-  v.check((s) => !TOPIC_FORBIDDEN.test(s), "topic must not contain whitespace or control characters")
+export const Topic = text(
+  "topic",
+  true,
+  "1–255 Unicode code points; no whitespace (including U+00A0, U+2003) and no control characters."
 )
 /** @category models */
 export type Topic = v.InferOutput<typeof Topic>
 
 /** An event id, unique within its topic: 1–255 characters. @category models */
-export const EventId = boundedString("event_id")
+export const EventId = text("event_id", false, "1–255 Unicode code points; unique within its topic.")
 /** @category models */
 export type EventId = v.InferOutput<typeof EventId>
+
+/** The publisher of an event: 1–255 characters. @category models */
+export const Source = text("source", false, "1–255 Unicode code points: who published the event.")
+/** @category models */
+export type Source = v.InferOutput<typeof Source>
+
+const ZONED_ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/
+// The instants whose UTC ISO form has a 4-digit year 0001–9999 (PostgreSQL has no year 0).
+const MIN_INSTANT = -62135596800000 // 0001-01-01T00:00:00.000Z
+const MAX_INSTANT = 253402300799999 // 9999-12-31T23:59:59.999Z
+
+const daysInMonth = (y: number, m: number): number =>
+  m === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31
+
+/**
+ * The instant denoted by a zoned ISO 8601 timestamp, or a message saying what is wrong. Checks the calendar and
+ * the clock ourselves: `Date.parse` rolls "02-30" over to March and valibot's `isoTimestamp` does not check either.
+ */
+const parseInstant = (s: string): number | string => {
+  const m = ZONED_ISO.exec(s)
+  if (m === null) return "timestamp must be ISO 8601 with a zone (Z or ±hh:mm), e.g. 2026-11-21T10:00:00Z"
+  const n = (i: number): number => (m[i] === undefined ? 0 : Number(m[i]))
+  const [y, mo, d] = [n(1), n(2), n(3)]
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return "timestamp is not a real calendar date"
+  if (n(4) > 23 || n(5) > 59 || n(6) > 59) return "timestamp is not a real time of day"
+  if (n(7) > 23 || n(8) > 59) return "timestamp has an invalid zone offset"
+  const t = Date.parse(s)
+  if (Number.isNaN(t) || t < MIN_INSTANT || t > MAX_INSTANT) return "timestamp is out of range (years 0001–9999)"
+  return t
+}
 
 /**
  * An ISO 8601 timestamp with a zone (`Z` or `±hh:mm`), a real calendar date and clock time.
@@ -47,38 +113,105 @@ export type EventId = v.InferOutput<typeof EventId>
  */
 export const Timestamp = v.pipe(
   v.string("timestamp must be a string"),
-  v.regex(ZONED_ISO, "timestamp must be ISO 8601 with a zone (Z or ±hh:mm)"),
-  v.check(isCalendarDate, "timestamp is not a real calendar date"),
-  v.check(isValidClock, "timestamp is not a real time of day"),
-  v.transform((s) => new Date(s).toISOString())
+  v.rawTransform<string, string>(({ dataset, addIssue, NEVER }) => {
+    const t = parseInstant(dataset.value)
+    if (typeof t === "string") {
+      addIssue({ message: t })
+      return NEVER
+    }
+    return new Date(t).toISOString()
+  }),
+  v.metadata({
+    format: "date-time",
+    pattern: ZONED_ISO.source,
+    description:
+      "ISO 8601 date-time with a zone: `Z` or `±hh:mm` (a timestamp without a zone is rejected). Must be a real " +
+      "calendar date and time of day (no Feb 30, 24:00 or leap second). Stored as the instant, returned as UTC " +
+      "ISO with millisecond precision.",
+    examples: ["2026-11-21T10:00:00.123Z", "2026-11-21T17:00:00+07:00"]
+  })
 )
+/** @category models */
+export type Timestamp = v.InferOutput<typeof Timestamp>
 
-/** The JSON object an event carries, limited in serialized size. @category constructors */
+// Escapes JSON.stringify emits for U+0000 and for lone surrogates, when not themselves escaped ("\\u0000" in
+// the data is the six characters `\u0000` and stringifies as `\\u0000`: an even run of backslashes).
+const BAD_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/
+
+/** The one problem of a payload, or undefined. Serializes it once. */
+const payloadProblem = (x: unknown, maxBytes: number): string | undefined => {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return "payload must be a JSON object"
+  let json: string
+  try {
+    json = JSON.stringify(x)
+  } catch {
+    // Too deeply nested (stack overflow), a BigInt or a cycle: none can come from JSON.parse of a small body.
+    return "payload must be serializable as JSON"
+  }
+  // UTF-8 takes at least one byte per UTF-16 unit and at most three: only measure when it matters.
+  if (json.length > maxBytes) return `payload must be at most ${maxBytes} bytes as JSON (got at least ${json.length})`
+  if (json.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(json, "utf8")
+    if (bytes > maxBytes) return `payload must be at most ${maxBytes} bytes as JSON (got ${bytes})`
+  }
+  // PostgreSQL jsonb cannot hold U+0000 nor a lone surrogate; refuse them here rather than fail at commit time.
+  if (json.includes("\\u") && BAD_ESCAPE.test(json)) return "payload must not contain U+0000 or unpaired surrogates"
+  return undefined
+}
+
+/**
+ * The JSON object an event carries, at most `maxBytes` bytes serialized as JSON (UTF-8). Returned as is, not
+ * copied: keys such as `__proto__` and `constructor` stay own data properties, nothing is invoked.
+ * @category constructors
+ */
 export const makePayload = (maxBytes: number) =>
   v.pipe(
     v.unknown(),
-    // v.record accepts arrays; a payload must be a plain JSON object.
-    v.check((x) => typeof x === "object" && x !== null && !Array.isArray(x), "payload must be a JSON object"),
-    v.check(
-      (x) => Buffer.byteLength(JSON.stringify(x), "utf8") <= maxBytes,
-      `payload must be at most ${maxBytes} bytes as JSON`
-    ),
-    // PostgreSQL jsonb cannot hold U+0000; refuse it here rather than fail at commit time.
-    v.check((x) => !JSON.stringify(x).includes("\\u0000"), "payload must not contain U+0000 characters"),
-    v.transform((x) => x as { readonly [key: string]: unknown })
+    v.rawCheck<unknown>(({ dataset, addIssue }) => {
+      const problem = payloadProblem(dataset.value, maxBytes)
+      if (problem !== undefined) addIssue({ message: problem })
+    }),
+    v.transform((x) => x as { readonly [key: string]: unknown }),
+    v.metadata({
+      type: "object",
+      description: `Any JSON object (not an array or null); at most ${maxBytes} bytes serialized as JSON (UTF-8). Stored verbatim.`
+    })
   )
 
-/** The event schema for the given limits (extra top-level fields are dropped). @category constructors */
+const eventEntries = (maxPayloadBytes: number) => ({
+  topic: Topic,
+  event_id: EventId,
+  timestamp: Timestamp,
+  source: Source,
+  payload: makePayload(maxPayloadBytes)
+})
+
+// The object schema's message serves two cases: the input is not an object, or a key is missing.
+const objectMessage =
+  (what: string) =>
+  (issue: v.BaseIssue<unknown>): string => {
+    const key = issue.path?.[issue.path.length - 1]?.key
+    return key === undefined ? `${what} must be a JSON object` : `${String(key)} is required`
+  }
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x)
+
+type EventObject = ReturnType<typeof eventObject>
+const eventObject = (maxPayloadBytes: number) => v.object(eventEntries(maxPayloadBytes), objectMessage("event"))
+
+/**
+ * The event schema for the given limits. Extra top-level fields are dropped. Arrays are refused up front
+ * (valibot's `object` would accept them and report every field as missing).
+ * @category constructors
+ */
 export const makeEvent = (limits: Pick<Limits, "maxPayloadBytes"> = defaultLimits) =>
-  v.object(
-    {
-      topic: Topic,
-      event_id: EventId,
-      timestamp: Timestamp,
-      source: boundedString("source"),
-      payload: makePayload(limits.maxPayloadBytes)
-    },
-    "event must be a JSON object"
+  v.pipe(
+    v.custom<v.InferInput<EventObject>>(isPlainObject, "event must be a JSON object"),
+    eventObject(limits.maxPayloadBytes),
+    v.metadata({
+      description: "One event (SPEC §3). `(topic, event_id)` is the dedup key. Unknown top-level fields are dropped."
+    })
   )
 
 /** The event of SPEC §3 with the default limits. @category models */
@@ -88,7 +221,28 @@ export type Event = v.InferOutput<typeof Event>
 /** What a publisher sends, before normalization. @category models */
 export type EventInput = v.InferInput<typeof Event>
 
-/** An event as stored and served back: its gap-free per-topic `offset` (from 1) and when it was received. @category models */
+/**
+ * An event as stored and served back: its gap-free per-topic `offset` (from 1) and when it was received.
+ * The schema validates GET /events answers (e.g. in a client) and feeds the JSON Schema export.
+ * @category models
+ */
+export const StoredEvent = v.object(
+  {
+    ...eventEntries(defaultLimits.maxPayloadBytes),
+    offset: v.pipe(
+      v.number("offset must be a number"),
+      v.safeInteger("offset must be an integer"),
+      v.minValue(1, "offset must be at least 1"),
+      v.metadata({ description: "The event's gap-free position in its topic, from 1." })
+    ),
+    received_at: v.pipe(
+      Timestamp,
+      v.metadata({ description: "When the service accepted the event, UTC ISO with millisecond precision." })
+    )
+  },
+  objectMessage("stored event")
+)
+/** @category models */
 export interface StoredEvent extends Event {
   readonly offset: number
   readonly received_at: string

@@ -19,3 +19,18 @@ export const defaultLimits: Limits = {
   maxEventsPerRequest: 10_000,
   maxBodyBytes: 10 * 1024 * 1024
 }
+
+/**
+ * The defaults with some values overridden, each checked to be a positive safe integer; throws a RangeError
+ * naming the field otherwise, so a bad configuration fails at start.
+ * @category constructors
+ */
+export const makeLimits = (overrides: Partial<Limits> = {}): Limits => {
+  const limits = { ...defaultLimits, ...overrides }
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`Limits.${name} must be a positive integer, got ${String(value)}`)
+    }
+  }
+  return limits
+}

@@ -1,2 +1,6 @@
 export * from "./Event.ts"
+export * from "./EventQuery.ts"
+export * from "./Issues.ts"
+export * from "./JsonSchema.ts"
 export * from "./Limits.ts"
+export * from "./PublishBody.ts"
