@@ -1,0 +1,291 @@
+/**
+ * The idempotent consumer: read a batch from the `EventLog`, commit it to the `EventStore`, then acknowledge it.
+ * Never acknowledges before the commit that holds the entries, so a crash at any point leaves them pending, to be
+ * reclaimed and committed again, where the store recognises the delivery ids (`Redelivered`) and counts nothing
+ * twice. This is the whole of SPEC §5.5 as a program:
+ *
+ * - retryable store/log failures are retried with capped exponential backoff and jitter, forever, while the
+ *   entries stay pending (the reclaim pass is paused while the store is failing, so an outage does not use up
+ *   delivery counts);
+ * - a non-retryable commit failure is bisected to isolate the entries that fail alone; those are dead-lettered
+ *   with the error as reason, the rest commit;
+ * - an entry delivered more than `isolateAfter` times (its consumers died or stalled on it) is committed alone,
+ *   so it can neither take a batch down with it nor be lost with one; an entry delivered more than
+ *   `maxDeliveries` times, or undecodable, is dead-lettered unprocessed;
+ * - a reclaim pass every `reclaimInterval` takes over entries idle longer than `reclaimIdle` (dead consumers');
+ * - interruption is a graceful stop: a batch in hand is committed and acknowledged before the fiber ends (unless
+ *   the store is down: then it stays pending for the next consumer).
+ *
+ * It does not decode, validate or transform events (the log decodes; the store dedups), and does not choose how
+ * many consumers run: run one `Consumer` per worker fiber, each with its own `consumer` name.
+ */
+import { Clock, Data, Duration, Effect, Option, Random } from "effect"
+import { EventLog, type EventLogError, type LogEntry } from "./EventLog.ts"
+import { EventStore, type EventStoreError, type Outcome } from "./EventStore.ts"
+
+/** @category models */
+export interface Options {
+  /** This consumer's name in the group; unique per running consumer. */
+  readonly consumer: string
+  /** Most entries read (and committed) at once. Default 500. */
+  readonly batchSize?: number
+  /** How long one read waits for entries. Default 1 second. */
+  readonly block?: Duration.Input
+  /** Entries pending longer than this (for any consumer) are taken over. Default 30 seconds. */
+  readonly reclaimIdle?: Duration.Input
+  /** How often the reclaim pass runs. Default 5 seconds. */
+  readonly reclaimInterval?: Duration.Input
+  /** An entry delivered more often than this is committed on its own, not in a batch. Default 2. */
+  readonly isolateAfter?: number
+  /** An entry delivered more often than this is dead-lettered unprocessed. Default 5. */
+  readonly maxDeliveries?: number
+  /** First retry delay after a retryable failure; doubles on each further failure. Default 100 ms. */
+  readonly retryBase?: Duration.Input
+  /** Longest retry delay. Default 5 seconds. */
+  readonly retryCap?: Duration.Input
+}
+
+/** Invalid options, found at construction. @category errors */
+export class ConsumerConfigError extends Data.TaggedError("ConsumerConfigError")<{ readonly message: string }> {}
+
+/**
+ * Counters since the consumer was made, for metrics. `events` counts committed deliveries
+ * (= unique + duplicates + redelivered; conflicts are a subset of duplicates).
+ * @category models
+ */
+export interface ConsumerMetrics {
+  readonly batches: number
+  readonly events: number
+  readonly unique: number
+  readonly duplicates: number
+  readonly conflicts: number
+  readonly redelivered: number
+  readonly reclaimed: number
+  readonly deadLettered: number
+  readonly retries: number
+  /** Sum and last of the commit durations (store call only), in milliseconds. */
+  readonly commitMillisTotal: number
+  readonly lastCommitMillis: number
+}
+
+/** @category models */
+export interface Consumer {
+  /** Read → commit → ack forever, with the reclaim pass beside it. Interrupt to stop gracefully. */
+  readonly run: Effect.Effect<never, EventLogError>
+  /** One read (waiting up to `block`) and the processing of what came; returns the number of entries handled. */
+  readonly poll: Effect.Effect<number, EventLogError>
+  /** One reclaim pass (all idle entries, page by page); returns the number of entries taken over. */
+  readonly reclaim: Effect.Effect<number, EventLogError>
+  readonly metrics: Effect.Effect<ConsumerMetrics>
+}
+
+type EventEntry = Extract<LogEntry, { _tag: "Event" }>
+
+const durationOf = (name: string, input: Duration.Input | undefined, fallback: Duration.Duration) => {
+  if (input === undefined) return Effect.succeed(fallback)
+  const d = Duration.fromInput(input)
+  return Option.isSome(d) && Duration.toMillis(d.value) >= 0 && Number.isFinite(Duration.toMillis(d.value))
+    ? Effect.succeed(d.value)
+    : Effect.fail(new ConsumerConfigError({ message: `${name} must be a finite duration` }))
+}
+const positiveInt = (name: string, value: number) =>
+  Number.isSafeInteger(value) && value > 0
+    ? Effect.succeed(value)
+    : Effect.fail(new ConsumerConfigError({ message: `${name} must be a positive integer, got ${value}` }))
+
+/**
+ * A consumer over the `EventLog` and `EventStore` in context. Options are validated here.
+ * @category constructors
+ */
+export const make = Effect.fnUntraced(function* (
+  options: Options
+): Effect.fn.Return<Consumer, ConsumerConfigError, EventLog | EventStore> {
+  const log = yield* EventLog
+  const store = yield* EventStore
+  if (typeof options.consumer !== "string" || options.consumer.length === 0)
+    return yield* new ConsumerConfigError({ message: "consumer must be a non-empty name" })
+  const consumer = options.consumer
+  const batchSize = yield* positiveInt("batchSize", options.batchSize ?? 500)
+  const maxDeliveries = yield* positiveInt("maxDeliveries", options.maxDeliveries ?? 5)
+  const isolateAfter = yield* positiveInt("isolateAfter", options.isolateAfter ?? 2)
+  const block = yield* durationOf("block", options.block, Duration.seconds(1))
+  const reclaimIdle = yield* durationOf("reclaimIdle", options.reclaimIdle, Duration.seconds(30))
+  const reclaimInterval = yield* durationOf("reclaimInterval", options.reclaimInterval, Duration.seconds(5))
+  const retryBase = Duration.toMillis(yield* durationOf("retryBase", options.retryBase, Duration.millis(100)))
+  const retryCap = Duration.toMillis(yield* durationOf("retryCap", options.retryCap, Duration.seconds(5)))
+  if (retryCap < retryBase) return yield* new ConsumerConfigError({ message: "retryCap must be >= retryBase" })
+
+  const m = {
+    batches: 0,
+    events: 0,
+    unique: 0,
+    duplicates: 0,
+    conflicts: 0,
+    redelivered: 0,
+    reclaimed: 0,
+    deadLettered: 0,
+    retries: 0,
+    commitMillisTotal: 0,
+    lastCommitMillis: 0
+  }
+  // False from a retryable commit failure until the next successful commit: pauses the reclaim pass.
+  let storeHealthy = true
+
+  // Capped exponential backoff with "equal jitter": half the delay fixed, half random.
+  const backoff = (attempt: number) =>
+    Effect.gen(function* () {
+      m.retries++
+      const delay = Math.min(retryCap, retryBase * 2 ** Math.min(attempt, 30))
+      yield* Effect.sleep(Duration.millis(delay / 2 + (delay / 2) * (yield* Random.next)))
+    })
+
+  /** Run a log operation, retrying retryable failures forever; non-retryable ones fail the consumer. */
+  const logOp = <A>(
+    operation: Effect.Effect<A, EventLogError>,
+    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
+  ): Effect.Effect<A, EventLogError> =>
+    Effect.gen(function* () {
+      for (let attempt = 0; ; attempt++) {
+        const exit = yield* Effect.exit(operation)
+        if (exit._tag === "Success") return exit.value
+        const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error
+        if (error === undefined || !error.retryable) return yield* Effect.failCause(exit.cause)
+        yield* Effect.logWarning(`${consumer}: log ${error.operation} failed, retrying: ${error.message}`)
+        yield* restore(backoff(attempt))
+      }
+    })
+
+  const deadLetter = (
+    entry: LogEntry,
+    reason: string,
+    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
+  ) =>
+    Effect.gen(function* () {
+      yield* Effect.logWarning(`${consumer}: dead-lettering ${entry.id}: ${reason}`)
+      yield* logOp(log.deadLetter(entry, reason), restore)
+      m.deadLettered++
+    })
+
+  const count = (outcomes: ReadonlyArray<Outcome>, millis: number) => {
+    m.batches++
+    m.events += outcomes.length
+    m.commitMillisTotal += millis
+    m.lastCommitMillis = millis
+    for (const o of outcomes) {
+      if (o._tag === "New") m.unique++
+      else if (o._tag === "Redelivered") m.redelivered++
+      else {
+        m.duplicates++
+        if (o._tag === "Conflict") m.conflicts++
+      }
+    }
+  }
+
+  /**
+   * Commit these entries, then ack them. Retryable failures: back off and try again (entries stay pending).
+   * Non-retryable: bisect until the failing entries are alone, dead-letter those.
+   */
+  const commitAndAck = (
+    entries: ReadonlyArray<EventEntry>,
+    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
+  ): Effect.Effect<void, EventLogError> =>
+    Effect.gen(function* () {
+      if (entries.length === 0) return
+      const batch = entries.map((e) => ({ deliveryId: e.id, event: e.event }))
+      let failure: EventStoreError | undefined
+      for (let attempt = 0; ; attempt++) {
+        const started = yield* Clock.currentTimeMillis
+        const result = yield* Effect.result(store.commit(batch))
+        if (result._tag === "Success") {
+          storeHealthy = true
+          count(result.success, (yield* Clock.currentTimeMillis) - started)
+          // Only now, with the commit done, may the entries leave the pending list.
+          yield* logOp(log.ack(entries.map((e) => e.id)), restore)
+          return
+        }
+        failure = result.failure
+        if (!failure.retryable) break
+        storeHealthy = false
+        yield* Effect.logWarning(`${consumer}: commit failed, retrying: ${failure.message}`)
+        yield* restore(backoff(attempt))
+      }
+      if (entries.length === 1) {
+        yield* deadLetter(entries[0]!, `commit failed: ${failure.message}`, restore)
+        return
+      }
+      const half = Math.ceil(entries.length / 2)
+      yield* commitAndAck(entries.slice(0, half), restore)
+      yield* commitAndAck(entries.slice(half), restore)
+    })
+
+  const handle = (
+    entries: ReadonlyArray<LogEntry>,
+    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
+  ) =>
+    Effect.gen(function* () {
+      const good: Array<EventEntry> = []
+      const suspects: Array<EventEntry> = []
+      for (const entry of entries) {
+        if (entry._tag === "Undecodable") yield* deadLetter(entry, `undecodable: ${entry.reason}`, restore)
+        else if (entry.deliveries > maxDeliveries)
+          yield* deadLetter(entry, `delivered ${entry.deliveries} times (max ${maxDeliveries})`, restore)
+        else if (entry.deliveries > isolateAfter) suspects.push(entry)
+        else good.push(entry)
+      }
+      yield* commitAndAck(good, restore)
+      for (const entry of suspects) yield* commitAndAck([entry], restore)
+      return entries.length
+    })
+
+  // Entries in hand are always finished: only the read itself and the backoff sleeps can be interrupted.
+  const poll = Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const entries = yield* logOp(restore(log.read(consumer, { count: batchSize, block })), restore)
+      return yield* handle(entries, restore)
+    })
+  )
+
+  const reclaim = Effect.gen(function* () {
+    let total = 0
+    while (true) {
+      const taken = yield* Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const entries = yield* logOp(
+            restore(log.reclaim(consumer, { minIdle: reclaimIdle, count: batchSize })),
+            restore
+          )
+          m.reclaimed += entries.length
+          return yield* handle(entries, restore)
+        })
+      )
+      total += taken
+      if (taken < batchSize) return total
+    }
+  })
+
+  const reclaimLoop = Effect.gen(function* () {
+    while (true) {
+      yield* Effect.sleep(reclaimInterval)
+      if (storeHealthy) yield* reclaim
+    }
+  })
+
+  const run: Effect.Effect<never, EventLogError> = Effect.gen(function* () {
+    yield* Effect.logInfo(`${consumer}: consuming`)
+    // With `block` zero an empty log would make the loop spin: pause briefly after an empty read then.
+    const idle = Duration.toMillis(block) === 0 ? Effect.sleep(Duration.millis(50)) : Effect.void
+    const pollLoop = Effect.forever(Effect.flatMap(poll, (n) => (n === 0 ? idle : Effect.void)))
+    return yield* Effect.raceFirst(pollLoop, reclaimLoop)
+  }).pipe(Effect.onInterrupt(() => Effect.logInfo(`${consumer}: stopped`)))
+
+  return { run, poll, reclaim, metrics: Effect.sync(() => ({ ...m })) }
+})
+
+/**
+ * Make a consumer and run it until interrupted (see `Consumer.run`).
+ * @category constructors
+ */
+export const run = (
+  options: Options
+): Effect.Effect<never, ConsumerConfigError | EventLogError, EventLog | EventStore> =>
+  Effect.flatMap(make(options), (c) => c.run)

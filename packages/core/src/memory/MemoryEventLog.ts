@@ -1,0 +1,178 @@
+/**
+ * An in-memory `EventLog` with the semantics of a Redis Stream read by one consumer group: entries are delivered
+ * once in append order, then stay pending for the consumer that read them until acknowledged; `reclaim` hands
+ * entries idle for at least `minIdle` (measured with `Clock`, so `TestClock` drives it) to another consumer and
+ * increments their delivery count; dead-lettered entries leave the pending list and are counted.
+ *
+ * For tests and embedding; not durable. `make` also returns test controls (`appendUndecodable`, `deadLetters`)
+ * and accepts a `fault` hook, so the port stays free of test-only members.
+ */
+import type { Event } from "@agg/schema"
+import { Clock, Deferred, Duration, Effect, Layer } from "effect"
+import { EventLog, type EventLogError, type LogEntry } from "../EventLog.ts"
+
+/** Options of `make`. @category models */
+export interface Options {
+  /** Runs before every operation; a failure (or defect) replaces the operation, which then changes nothing. */
+  readonly fault?: (
+    operation: "append" | "read" | "ack" | "reclaim" | "deadLetter" | "stats"
+  ) => Effect.Effect<void, EventLogError>
+}
+
+/** An entry in the dead-letter store. @category models */
+export interface DeadLetter {
+  readonly entry: LogEntry
+  readonly reason: string
+  readonly deliveries: number
+}
+
+/** The log plus the controls tests need. @category models */
+export interface MemoryEventLog {
+  readonly log: EventLog["Service"]
+  /** Append an entry that will not decode (as a foreign or corrupted write would); counted in `received`. */
+  readonly appendUndecodable: (reason: string) => Effect.Effect<string>
+  /** The dead-letter store, in the order entries arrived there. */
+  readonly deadLetters: Effect.Effect<ReadonlyArray<DeadLetter>>
+}
+
+type Body =
+  | { readonly _tag: "Event"; readonly event: Event }
+  | { readonly _tag: "Undecodable"; readonly reason: string }
+
+interface Pending {
+  consumer: string
+  deliveredAt: number
+  deliveries: number
+}
+
+/**
+ * A fresh, empty log.
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
+  Effect.gen(function* () {
+    let seq = 0
+    let received = 0
+    const bodies = new Map<string, Body>()
+    const undelivered: Array<string> = [] // FIFO of ids never delivered
+    let head = 0 // undelivered[head..] are still waiting
+    const pending = new Map<string, Pending>()
+    const dead: Array<DeadLetter> = []
+    let arrived = yield* Deferred.make<void>() // completed (and replaced) on every append
+    const fault = options.fault ?? (() => Effect.void)
+
+    const toEntry = (id: string, deliveries: number): LogEntry => {
+      const body = bodies.get(id)!
+      return body._tag === "Event"
+        ? { _tag: "Event", id, deliveries, event: body.event }
+        : { _tag: "Undecodable", id, deliveries, reason: body.reason }
+    }
+    const seqOf = (id: string) => Number(id.slice(0, id.indexOf("-")))
+
+    const push = (body: Body) => {
+      const id = `${++seq}-0` // Redis-style ids, increasing
+      bodies.set(id, body)
+      undelivered.push(id)
+      received++
+      return id
+    }
+    const notify = Effect.gen(function* () {
+      const previous = arrived
+      arrived = yield* Deferred.make<void>()
+      yield* Deferred.succeed(previous, undefined)
+    })
+
+    const append = (events: ReadonlyArray<Event>) =>
+      Effect.gen(function* () {
+        yield* fault("append")
+        if (events.length === 0) return
+        for (const event of events) push({ _tag: "Event", event })
+        yield* notify
+      })
+
+    const take = (consumer: string, count: number, now: number): Array<LogEntry> => {
+      const ids = undelivered.slice(head, head + count)
+      head += ids.length
+      if (head > 1024 && head * 2 > undelivered.length) {
+        undelivered.splice(0, head) // compact now and then
+        head = 0
+      }
+      for (const id of ids) pending.set(id, { consumer, deliveredAt: now, deliveries: 1 })
+      return ids.map((id) => toEntry(id, 1))
+    }
+
+    const read = (consumer: string, opts: { readonly count: number; readonly block: Duration.Duration }) =>
+      Effect.gen(function* () {
+        yield* fault("read")
+        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(opts.block)
+        while (true) {
+          const now = yield* Clock.currentTimeMillis
+          if (head < undelivered.length) return take(consumer, Math.max(1, opts.count), now)
+          if (now >= deadline) return []
+          yield* Deferred.await(arrived).pipe(Effect.timeoutOption(Duration.millis(deadline - now)))
+        }
+      })
+
+    const ack = (ids: ReadonlyArray<string>) =>
+      Effect.gen(function* () {
+        yield* fault("ack")
+        for (const id of ids) pending.delete(id)
+      })
+
+    const reclaim = (consumer: string, opts: { readonly minIdle: Duration.Duration; readonly count: number }) =>
+      Effect.gen(function* () {
+        yield* fault("reclaim")
+        const now = yield* Clock.currentTimeMillis
+        const minIdle = Duration.toMillis(opts.minIdle)
+        // Like XAUTOCLAIM from 0-0: scan in id order, take the idle ones.
+        const idle = [...pending.entries()]
+          .filter(([, p]) => now - p.deliveredAt >= minIdle)
+          .sort(([a], [b]) => seqOf(a) - seqOf(b))
+          .slice(0, Math.max(1, opts.count))
+        return idle.map(([id, p]) => {
+          p.consumer = consumer
+          p.deliveredAt = now
+          p.deliveries++
+          return toEntry(id, p.deliveries)
+        })
+      })
+
+    const deadLetter = (entry: LogEntry, reason: string) =>
+      Effect.gen(function* () {
+        yield* fault("deadLetter")
+        const p = pending.get(entry.id)
+        // Only a pending entry can move: a second call, or a call for an acked entry, changes nothing.
+        if (p === undefined) return
+        pending.delete(entry.id)
+        dead.push({ entry, reason, deliveries: p.deliveries })
+      })
+
+    const stats = Effect.gen(function* () {
+      yield* fault("stats")
+      return { received, lag: undelivered.length - head, pending: pending.size, deadLettered: dead.length }
+    })
+
+    return {
+      log: EventLog.of({ append, read, ack, reclaim, deadLetter, stats }),
+      appendUndecodable: (reason) =>
+        Effect.gen(function* () {
+          const id = push({ _tag: "Undecodable", reason })
+          yield* notify
+          return id
+        }),
+      deadLetters: Effect.sync(() => [...dead])
+    }
+  })
+
+/** A layer with a fresh log. @category layers */
+export const layer: Layer.Layer<EventLog> = Layer.effect(
+  EventLog,
+  Effect.map(make(), (m) => m.log)
+)
+
+/** A layer with a fresh log and options (e.g. a `fault`). @category layers */
+export const layerWith = (options: Options): Layer.Layer<EventLog> =>
+  Layer.effect(
+    EventLog,
+    Effect.map(make(options), (m) => m.log)
+  )

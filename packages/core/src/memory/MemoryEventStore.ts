@@ -1,0 +1,109 @@
+/**
+ * An in-memory `EventStore` with the semantics of the PostgreSQL one: each commit is atomic (planned with
+ * `CommitPlan` and applied in one synchronous step, so no other commit interleaves), dedup by `(topic, event_id)`
+ * with content hashes, recognised delivery ids, gap-free per-topic offsets, per-topic counters.
+ *
+ * For tests and embedding. Not durable: everything is lost with the process. `fault` lets a test make an
+ * operation fail (or die) without a special port.
+ */
+
+import type { StoredEvent } from "@agg/schema"
+import { Clock, Effect, Layer } from "effect"
+import { plan } from "../CommitPlan.ts"
+import type { Delivery } from "../EventStore.ts"
+import { EventStore, EventStoreError, type ReadQuery, type TopicStats } from "../EventStore.ts"
+import { sumTopics } from "../Stats.ts"
+
+/** Options of `make`. @category models */
+export interface Options {
+  /**
+   * Runs before every operation; a failure (or defect) replaces the operation, which then changes nothing.
+   * `batch` is the commit's batch, empty for `read` and `stats`.
+   */
+  readonly fault?: (
+    operation: "commit" | "read" | "stats",
+    batch: ReadonlyArray<Delivery>
+  ) => Effect.Effect<void, EventStoreError>
+}
+
+interface Counters {
+  unique: number
+  duplicates: number
+  conflicts: number
+}
+
+const invalidQuery = (message: string) =>
+  new EventStoreError({ operation: "read", retryable: false, message: `invalid read query: ${message}` })
+
+/**
+ * A fresh, empty store.
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]> =>
+  Effect.sync(() => {
+    const all: Array<StoredEvent> = [] // storage order: position = index + 1
+    const byTopic = new Map<string, Array<StoredEvent>>() // offset = index + 1
+    const hashes = new Map<string, string>()
+    const committed = new Set<string>()
+    const counters = new Map<string, Counters>()
+    const fault = options.fault ?? (() => Effect.void)
+
+    const commit = (batch: ReadonlyArray<Delivery>) =>
+      Effect.gen(function* () {
+        yield* fault("commit", batch)
+        if (batch.length === 0) return []
+        const receivedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+        // From here to the end nothing yields: the plan and its application form one atomic step.
+        const p = plan(
+          batch,
+          { hashOf: (key) => hashes.get(key), isCommitted: (id) => committed.has(id) },
+          (topic) => counters.get(topic)?.unique ?? 0
+        )
+        for (const row of p.inserts) {
+          const event = row.delivery.event
+          const stored: StoredEvent = { ...event, offset: row.offset, received_at: receivedAt }
+          all.push(stored)
+          const list = byTopic.get(event.topic) ?? []
+          byTopic.set(event.topic, list)
+          list.push(stored)
+          hashes.set(`${event.topic}\u0000${event.event_id}`, row.hash)
+        }
+        for (const change of p.topics) {
+          const c = counters.get(change.topic) ?? { unique: 0, duplicates: 0, conflicts: 0 }
+          counters.set(change.topic, c)
+          c.unique += change.addUnique
+          c.duplicates += change.addDuplicates
+          c.conflicts += change.addConflicts
+        }
+        for (const id of p.deliveryIds) committed.add(id)
+        return p.outcomes
+      })
+
+    const read = (query: ReadQuery) =>
+      Effect.gen(function* () {
+        yield* fault("read", [])
+        const { after, limit } = query
+        if (!Number.isSafeInteger(after) || after < 0) return yield* invalidQuery(`after must be an integer >= 0`)
+        if (!Number.isSafeInteger(limit) || limit < 1) return yield* invalidQuery(`limit must be an integer >= 1`)
+        // Both lists are dense (index = position - 1), so a page is a slice.
+        const source = query.topic === undefined ? all : (byTopic.get(query.topic) ?? [])
+        const events = source.slice(after, after + limit)
+        return { events, nextAfter: events.length === limit ? after + limit : null }
+      })
+
+    const stats = Effect.gen(function* () {
+      yield* fault("stats", [])
+      const topics: Array<TopicStats> = [...counters.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([topic, c]) => ({ topic, ...c }))
+      return sumTopics(topics)
+    })
+
+    return EventStore.of({ commit, read, stats })
+  })
+
+/** A layer with a fresh store. @category layers */
+export const layer: Layer.Layer<EventStore> = Layer.effect(EventStore, make())
+
+/** A layer with a fresh store and options (e.g. a `fault`). @category layers */
+export const layerWith = (options: Options): Layer.Layer<EventStore> => Layer.effect(EventStore, make(options))

@@ -1,0 +1,174 @@
+/**
+ * The contract suite of the `EventLog` port, run against every implementation (memory in @agg/core, Redis Streams
+ * in @agg/storage): append and `received`, read → pending, ack, reclaim of idle entries with delivery counts,
+ * dead-lettering, lag/pending figures, blocking reads.
+ *
+ * Tests run on the real clock (a real Redis cannot use `TestClock`): idle times are small real durations and the
+ * suite waits for conditions (retrying `reclaim` until it returns entries, bounded) rather than sleeping a fixed
+ * time. It does not write raw, undecodable entries (no portable way to): adapters test that themselves.
+ */
+import { EventLog as Log } from "@agg/core"
+import type { Event } from "@agg/schema"
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, type Layer, Schedule } from "effect"
+
+type EventLog = Log.EventLog
+const EventLog = Log.EventLog
+type LogEntry = Log.LogEntry
+
+const event = (i: number): Event => ({
+  topic: "suite.log",
+  event_id: `e${i}`,
+  timestamp: "2026-11-21T10:00:00.000Z",
+  source: "suite",
+  payload: { i }
+})
+const events = (n: number, from = 1) => Array.from({ length: n }, (_, i) => event(from + i))
+const short = { count: 100, block: Duration.millis(50) }
+const eventsOf = (entries: ReadonlyArray<LogEntry>) => entries.map((e) => (e._tag === "Event" ? e.event : null))
+
+/** Retry `reclaim` until it returns at least one entry (bounded: about 5 s). */
+const reclaimEventually = (consumer: string, minIdle: Duration.Duration, count = 100) =>
+  Effect.gen(function* () {
+    const log = yield* EventLog
+    const got = yield* log.reclaim(consumer, { minIdle, count })
+    if (got.length === 0) return yield* Effect.fail("nothing reclaimed yet" as const)
+    return got
+  }).pipe(Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 250 }))
+
+/**
+ * Register the `EventLog` contract tests under `name`. `logLayer` must give a fresh, empty log every time it is
+ * built: it is provided to each test separately.
+ * @category testing
+ */
+export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unknown>): void => {
+  describe(`EventLog contract: ${name}`, () => {
+    const test = (title: string, body: Effect.Effect<void, unknown, EventLog>) =>
+      it.live(title, () => body.pipe(Effect.provide(logLayer)), 30_000)
+
+    test(
+      "a fresh log is empty; append counts received and waits as lag",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        assert.deepStrictEqual(yield* log.stats, { received: 0, lag: 0, pending: 0, deadLettered: 0 })
+        yield* log.append(events(3))
+        yield* log.append([])
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 3, pending: 0, deadLettered: 0 })
+      })
+    )
+
+    test(
+      "read delivers entries once, in append order, and makes them pending for that consumer",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        yield* log.append(events(5))
+        const first = yield* log.read("c1", { count: 2, block: Duration.millis(50) })
+        assert.deepStrictEqual(eventsOf(first), events(2))
+        assert.deepStrictEqual(
+          first.map((e) => [e._tag, e.deliveries]),
+          [
+            ["Event", 1],
+            ["Event", 1]
+          ]
+        )
+        assert.deepStrictEqual(yield* log.stats, { received: 5, lag: 3, pending: 2, deadLettered: 0 })
+        const rest = yield* log.read("c2", short)
+        assert.deepStrictEqual(eventsOf(rest), events(3, 3))
+        assert.strictEqual(new Set([...first, ...rest].map((e) => e.id)).size, 5, "distinct ids")
+        assert.deepStrictEqual(yield* log.read("c1", short), [])
+        assert.deepStrictEqual(yield* log.stats, { received: 5, lag: 0, pending: 5, deadLettered: 0 })
+      })
+    )
+
+    test(
+      "ack removes entries from pending for good; repeated acks are ignored",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        yield* log.append(events(3))
+        const got = yield* log.read("c1", short)
+        yield* log.ack([got[0]!.id, got[1]!.id])
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 1, deadLettered: 0 })
+        yield* log.ack([got[0]!.id])
+        yield* log.ack([])
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 1, deadLettered: 0 })
+        // acked entries are never handed out again, even to reclaim with no idle threshold
+        const reclaimed = yield* reclaimEventually("c2", Duration.zero)
+        assert.deepStrictEqual(
+          reclaimed.map((e) => e.id),
+          [got[2]!.id]
+        )
+      })
+    )
+
+    test(
+      "reclaim takes entries idle past minIdle, with their delivery counts",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        yield* log.append(events(3))
+        const got = yield* log.read("dead", short)
+        assert.strictEqual(got.length, 3)
+        assert.deepStrictEqual(yield* log.reclaim("c2", { minIdle: Duration.minutes(10), count: 10 }), [])
+        const second = yield* reclaimEventually("c2", Duration.millis(50), 2)
+        assert.deepStrictEqual(
+          second.map((e) => [e.id, e.deliveries]),
+          [
+            [got[0]!.id, 2],
+            [got[1]!.id, 2]
+          ]
+        )
+        assert.deepStrictEqual(eventsOf(second), events(2))
+        // still pending (now for c2): the count does not change by a claim
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 3, deadLettered: 0 })
+        yield* log.ack(second.map((e) => e.id))
+        const third = yield* reclaimEventually("c3", Duration.millis(50))
+        assert.deepStrictEqual(
+          third.map((e) => [e.id, e.deliveries]),
+          [[got[2]!.id, 2]]
+        )
+        const fourth = yield* reclaimEventually("c4", Duration.millis(50))
+        assert.deepStrictEqual(
+          fourth.map((e) => [e.id, e.deliveries]),
+          [[got[2]!.id, 3]]
+        )
+        yield* log.ack([got[2]!.id])
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 0, deadLettered: 0 })
+      })
+    )
+
+    test(
+      "deadLetter moves a pending entry aside: counted, acknowledged, never delivered again",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        yield* log.append(events(2))
+        const got = yield* log.read("c1", short)
+        yield* log.deadLetter(got[0]!, "poison")
+        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 1 })
+        const reclaimed = yield* reclaimEventually("c2", Duration.zero)
+        assert.deepStrictEqual(
+          reclaimed.map((e) => e.id),
+          [got[1]!.id]
+        )
+        assert.deepStrictEqual(yield* log.read("c3", short), [])
+      })
+    )
+
+    test(
+      "read returns nothing when no entry arrives within block",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        assert.deepStrictEqual(yield* log.read("c1", { count: 10, block: Duration.millis(30) }), [])
+      })
+    )
+
+    test(
+      "a blocked read wakes up when an entry is appended",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        const reader = yield* Effect.forkChild(log.read("c1", { count: 10, block: Duration.seconds(10) }))
+        yield* log.append(events(1))
+        const got = yield* Fiber.join(reader)
+        assert.deepStrictEqual(eventsOf(got), events(1))
+      })
+    )
+  })
+}

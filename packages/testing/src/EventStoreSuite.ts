@@ -1,0 +1,346 @@
+/**
+ * The contract suite of the `EventStore` port, run against every implementation (memory in @agg/core, PostgreSQL
+ * and PGlite in @agg/storage). It checks the semantics the port documents: outcomes, in-batch duplicates, content
+ * comparison independent of payload key order, redelivered delivery ids, gap-free offsets, paging, stats.
+ *
+ * Every test uses its own random topic names and delivery ids, so the suite runs on one shared store (a real
+ * database) without cleaning up, and tolerates events written by other tests. It does not test adapter-specific
+ * failure mapping (connection loss, SQLSTATE classification): that belongs to each adapter's own tests.
+ */
+import { EventStore as Store } from "@agg/core"
+import type { Event, StoredEvent } from "@agg/schema"
+import { assert, layer } from "@effect/vitest"
+import { Effect, type Layer } from "effect"
+
+type Delivery = Store.Delivery
+type Outcome = Store.Outcome
+const EventStore = Store.EventStore
+type EventStore = Store.EventStore
+
+const suffix = () => Math.random().toString(36).slice(2, 10)
+
+/** A fresh topic name, unique to the calling test. */
+export const freshTopic = (label: string) => `suite.${label}.${suffix()}`
+
+/** A valid event (timestamp already normalized, as the schema would). */
+export const makeEvent = (topic: string, eventId: string, payload: Record<string, unknown> = { n: 1 }): Event => ({
+  topic,
+  event_id: eventId,
+  timestamp: "2026-11-21T10:00:00.123Z",
+  source: "suite",
+  payload
+})
+
+const direct = (events: ReadonlyArray<Event>): Array<Delivery> => events.map((event) => ({ event }))
+const tags = (outcomes: ReadonlyArray<Outcome>) => outcomes.map((o) => o._tag)
+const offsets = (outcomes: ReadonlyArray<Outcome>) => outcomes.map((o) => (o._tag === "New" ? o.offset : null))
+
+const topicStats = (topic: string) =>
+  Effect.gen(function* () {
+    const stats = yield* (yield* EventStore).stats
+    return stats.topics.find((t) => t.topic === topic)
+  })
+
+const readAllOfTopic = (topic: string) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    const out: Array<StoredEvent> = []
+    let after: number | null = 0
+    while (after !== null) {
+      const page: { events: ReadonlyArray<StoredEvent>; nextAfter: number | null } = yield* store.read({
+        topic,
+        after,
+        limit: 3
+      })
+      out.push(...page.events)
+      after = page.nextAfter
+    }
+    return out
+  })
+
+/**
+ * Register the `EventStore` contract tests under `name`. `storeLayer` is built once for the whole block and may
+ * be shared with other tests and files (a real database).
+ * @category testing
+ */
+export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore, unknown>): void =>
+  layer(storeLayer, { timeout: "60 seconds", excludeTestServices: true })(`EventStore contract: ${name}`, (it) => {
+    it.effect("new events get offsets 1..n per topic, in input order", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const a = freshTopic("a")
+        const b = freshTopic("b")
+        const out = yield* store.commit(
+          direct([makeEvent(a, "1"), makeEvent(b, "1"), makeEvent(a, "2"), makeEvent(a, "3"), makeEvent(b, "2")])
+        )
+        assert.deepStrictEqual(tags(out), ["New", "New", "New", "New", "New"])
+        assert.deepStrictEqual(offsets(out), [1, 1, 2, 3, 2])
+      })
+    )
+
+    it.effect("an empty batch commits nothing", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const before = yield* store.stats
+        assert.deepStrictEqual(yield* store.commit([]), [])
+        const after = yield* store.stats
+        assert.isAtLeast(after.unique, before.unique)
+        assert.isAtLeast(after.topics.length, before.topics.length)
+      })
+    )
+
+    it.effect("a stored key with the same content is a duplicate; with other content a conflict (first wins)", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("dup")
+        yield* store.commit(direct([makeEvent(t, "x", { v: 1 })]))
+        const out = yield* store.commit(
+          direct([
+            makeEvent(t, "x", { v: 1 }),
+            makeEvent(t, "x", { v: 2 }),
+            { ...makeEvent(t, "x", { v: 1 }), source: "other" },
+            { ...makeEvent(t, "x", { v: 1 }), timestamp: "2026-11-21T10:00:01.000Z" }
+          ])
+        )
+        assert.deepStrictEqual(tags(out), ["Duplicate", "Conflict", "Conflict", "Conflict"])
+        const stored = yield* readAllOfTopic(t)
+        assert.strictEqual(stored.length, 1)
+        assert.deepStrictEqual(stored[0]!.payload, { v: 1 })
+        assert.strictEqual(stored[0]!.source, "suite")
+        assert.deepStrictEqual(yield* topicStats(t), { topic: t, unique: 1, duplicates: 4, conflicts: 3 })
+      })
+    )
+
+    it.effect("duplicates inside one batch: the first occurrence wins", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("inbatch")
+        const out = yield* store.commit(
+          direct([
+            makeEvent(t, "k", { v: 1 }),
+            makeEvent(t, "k", { v: 1 }),
+            makeEvent(t, "k", { v: 9 }),
+            makeEvent(t, "m")
+          ])
+        )
+        assert.deepStrictEqual(tags(out), ["New", "Duplicate", "Conflict", "New"])
+        assert.deepStrictEqual(offsets(out), [1, null, null, 2])
+        const stored = yield* readAllOfTopic(t)
+        assert.deepStrictEqual(
+          stored.map((e) => [e.event_id, e.offset, e.payload]),
+          [
+            ["k", 1, { v: 1 }],
+            ["m", 2, { n: 1 }]
+          ]
+        )
+        assert.deepStrictEqual(yield* topicStats(t), { topic: t, unique: 2, duplicates: 2, conflicts: 1 })
+      })
+    )
+
+    it.effect("payload key order does not matter", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("order")
+        yield* store.commit(direct([makeEvent(t, "p", { a: 1, b: { c: [1, { x: 1, y: 2 }], d: "s" } })]))
+        const out = yield* store.commit(direct([makeEvent(t, "p", { b: { d: "s", c: [1, { y: 2, x: 1 }] }, a: 1 })]))
+        assert.deepStrictEqual(tags(out), ["Duplicate"])
+        const swapped = yield* store.commit(
+          direct([makeEvent(t, "p", { a: 1, b: { c: [{ x: 1, y: 2 }, 1], d: "s" } })])
+        )
+        assert.deepStrictEqual(tags(swapped), ["Conflict"], "array order does matter")
+      })
+    )
+
+    it.effect("a redelivered delivery id is recognised and not counted again", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("redeliver")
+        const id1 = `d-${suffix()}`
+        const id2 = `d-${suffix()}`
+        const id3 = `d-${suffix()}`
+        const first = yield* store.commit([
+          { deliveryId: id1, event: makeEvent(t, "a") },
+          { deliveryId: id2, event: makeEvent(t, "a") }
+        ])
+        assert.deepStrictEqual(tags(first), ["New", "Duplicate"])
+        const before = yield* topicStats(t)
+        const again = yield* store.commit([
+          { deliveryId: id1, event: makeEvent(t, "a") },
+          { deliveryId: id2, event: makeEvent(t, "a") },
+          { deliveryId: id3, event: makeEvent(t, "b") }
+        ])
+        assert.deepStrictEqual(tags(again), ["Redelivered", "Redelivered", "New"])
+        assert.deepStrictEqual(offsets(again), [null, null, 2])
+        assert.deepStrictEqual(yield* topicStats(t), { ...before!, unique: 2 })
+        assert.deepStrictEqual(before, { topic: t, unique: 1, duplicates: 1, conflicts: 0 })
+      })
+    )
+
+    it.effect("the same delivery id twice in one batch counts once", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("samebatch")
+        const id = `d-${suffix()}`
+        const out = yield* store.commit([
+          { deliveryId: id, event: makeEvent(t, "a") },
+          { deliveryId: id, event: makeEvent(t, "a") }
+        ])
+        assert.deepStrictEqual(tags(out), ["New", "Redelivered"])
+        assert.deepStrictEqual(yield* topicStats(t), { topic: t, unique: 1, duplicates: 0, conflicts: 0 })
+      })
+    )
+
+    it.effect("offsets stay gap-free across batches with duplicates", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("gapfree")
+        const o1 = yield* store.commit(direct([makeEvent(t, "1"), makeEvent(t, "2")]))
+        const o2 = yield* store.commit(direct([makeEvent(t, "2"), makeEvent(t, "3"), makeEvent(t, "1")]))
+        const o3 = yield* store.commit(direct([makeEvent(t, "4"), makeEvent(t, "4"), makeEvent(t, "5")]))
+        assert.deepStrictEqual([...offsets(o1), ...offsets(o2), ...offsets(o3)], [1, 2, null, 3, null, 4, null, 5])
+        const stored = yield* readAllOfTopic(t)
+        assert.deepStrictEqual(
+          stored.map((e) => [e.offset, e.event_id]),
+          [
+            [1, "1"],
+            [2, "2"],
+            [3, "3"],
+            [4, "4"],
+            [5, "5"]
+          ]
+        )
+      })
+    )
+
+    it.effect("concurrent commits to one topic get distinct, gap-free offsets, increasing within each batch", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("concurrent")
+        const results = yield* Effect.forEach(
+          Array.from({ length: 8 }, (_, b) => b),
+          (b) =>
+            store.commit(
+              direct(Array.from({ length: 5 }, (_, i) => makeEvent(t, `b${b}-${i}`)).concat([makeEvent(t, "shared")]))
+            ),
+          { concurrency: "unbounded" }
+        )
+        const all = results.flatMap((out) => offsets(out).filter((o): o is number => o !== null))
+        assert.deepStrictEqual(
+          [...all].sort((x, y) => x - y),
+          Array.from({ length: 41 }, (_, i) => i + 1)
+        )
+        for (const out of results) {
+          const own = offsets(out).filter((o): o is number => o !== null)
+          assert.deepStrictEqual(
+            own,
+            [...own].sort((x, y) => x - y)
+          )
+        }
+        assert.strictEqual(results.filter((out) => out[5]!._tag === "New").length, 1, "one 'shared' is new")
+      })
+    )
+
+    it.effect("read by topic pages with after/limit and nextAfter", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("paging")
+        yield* store.commit(direct(Array.from({ length: 5 }, (_, i) => makeEvent(t, `e${i + 1}`, { i }))))
+        const p1 = yield* store.read({ topic: t, after: 0, limit: 2 })
+        assert.deepStrictEqual(
+          p1.events.map((e) => e.offset),
+          [1, 2]
+        )
+        assert.strictEqual(p1.nextAfter, 2)
+        const p2 = yield* store.read({ topic: t, after: 2, limit: 2 })
+        assert.deepStrictEqual(
+          p2.events.map((e) => e.event_id),
+          ["e3", "e4"]
+        )
+        assert.strictEqual(p2.nextAfter, 4)
+        const p3 = yield* store.read({ topic: t, after: 4, limit: 2 })
+        assert.deepStrictEqual(
+          p3.events.map((e) => e.offset),
+          [5]
+        )
+        assert.strictEqual(p3.nextAfter, null)
+        const full = yield* store.read({ topic: t, after: 0, limit: 5 })
+        assert.strictEqual(full.events.length, 5)
+        const e = full.events[2]!
+        assert.deepStrictEqual(
+          { topic: e.topic, event_id: e.event_id, timestamp: e.timestamp, source: e.source, payload: e.payload },
+          makeEvent(t, "e3", { i: 2 })
+        )
+        assert.isFalse(Number.isNaN(Date.parse(e.received_at)), "received_at is a timestamp")
+        const beyond = yield* store.read({ topic: t, after: 5, limit: 5 })
+        assert.deepStrictEqual(beyond, { events: [], nextAfter: null })
+        const unknown = yield* store.read({ topic: freshTopic("none"), after: 0, limit: 5 })
+        assert.deepStrictEqual(unknown, { events: [], nextAfter: null })
+      })
+    )
+
+    it.effect("read without topic pages through all topics in storage (commit) order", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const a = freshTopic("all-a")
+        const b = freshTopic("all-b")
+        yield* store.commit(direct([makeEvent(b, "1"), makeEvent(a, "1")]))
+        yield* store.commit(direct([makeEvent(a, "2"), makeEvent(a, "1"), makeEvent(b, "2")]))
+        const seen: Array<StoredEvent> = []
+        let after: number | null = 0
+        let pages = 0
+        while (after !== null) {
+          const page: { events: ReadonlyArray<StoredEvent>; nextAfter: number | null } = yield* store.read({
+            after,
+            limit: 4
+          })
+          assert.isAtMost(page.events.length, 4)
+          if (page.nextAfter !== null) assert.isAbove(page.nextAfter, after, "nextAfter moves forward")
+          seen.push(...page.events)
+          after = page.nextAfter
+          pages++
+        }
+        assert.isAtLeast(pages, 2)
+        const ours = seen
+          .filter((e) => e.topic === a || e.topic === b)
+          .map((e) => `${e.topic === a ? "a" : "b"}${e.event_id}`)
+        assert.deepStrictEqual(ours, ["b1", "a1", "a2", "b2"])
+        const keys = seen.map((e) => `${e.topic}\u0000${e.event_id}`)
+        assert.strictEqual(new Set(keys).size, keys.length, "no event twice across pages")
+      })
+    )
+
+    it.effect("stats: per-topic counters, topics sorted, totals are the per-topic sums", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t1 = freshTopic("stats1")
+        const t2 = freshTopic("stats2")
+        yield* store.commit(
+          direct([makeEvent(t1, "a"), makeEvent(t1, "a"), makeEvent(t2, "a"), makeEvent(t1, "b", { v: 0 })])
+        )
+        yield* store.commit(direct([makeEvent(t1, "b", { v: 1 }), makeEvent(t2, "b")]))
+        const stats = yield* store.stats
+        assert.deepStrictEqual(
+          stats.topics.find((t) => t.topic === t1),
+          { topic: t1, unique: 2, duplicates: 2, conflicts: 1 }
+        )
+        assert.deepStrictEqual(
+          stats.topics.find((t) => t.topic === t2),
+          { topic: t2, unique: 2, duplicates: 0, conflicts: 0 }
+        )
+        const names = stats.topics.map((t) => t.topic)
+        assert.deepStrictEqual(names, [...names].sort())
+        assert.strictEqual(
+          stats.unique,
+          stats.topics.reduce((n, t) => n + t.unique, 0)
+        )
+        assert.strictEqual(
+          stats.duplicates,
+          stats.topics.reduce((n, t) => n + t.duplicates, 0)
+        )
+        assert.strictEqual(
+          stats.conflicts,
+          stats.topics.reduce((n, t) => n + t.conflicts, 0)
+        )
+      })
+    )
+  })
