@@ -1,0 +1,51 @@
+/**
+ * Kysely table types of the event store. int8 columns are typed `number | string`: node-postgres returns them as
+ * strings, kysely's PGliteDialect as numbers; the mappers in `PgEventStore.ts` normalise with `Number(...)`.
+ *
+ * @remarks Types only: the DDL lives in the frozen migrations, which do not import this file.
+ */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely"
+
+type Int8 = ColumnType<number | string, number | string, number | string>
+
+/** One row per stored (deduplicated) event. */
+export interface EventsTable {
+  /** Global storage order (bigserial). */
+  seq: Generated<number | string>
+  topic: string
+  event_id: string
+  /** Per-topic, gap-free, from 1. */
+  offset: Int8
+  ts: ColumnType<Date, Date | string, Date | string>
+  source: string
+  payload: ColumnType<unknown, string, string>
+  /** `contentHash` of @agg/core over timestamp, source and payload. */
+  content_hash: string
+  received_at: ColumnType<Date, Date | string | undefined, never>
+}
+
+/** One row per topic: its lock (taken by every commit touching it) and its counters. */
+export interface TopicsTable {
+  topic: string
+  /** Number of stored events = highest offset. */
+  unique_count: ColumnType<number | string, number | string | undefined, number | string>
+  duplicates: ColumnType<number | string, number | string | undefined, number | string>
+  conflicts: ColumnType<number | string, number | string | undefined, number | string>
+}
+
+/** Broker delivery ids (stream entry ids) of committed batches, to recognise redeliveries. */
+export interface DeliveriesTable {
+  delivery_id: string
+  committed_at: ColumnType<Date, Date | string | undefined, never>
+}
+
+export interface Database {
+  events: EventsTable
+  topics: TopicsTable
+  deliveries: DeliveriesTable
+}
+
+export type EventRow = Selectable<EventsTable>
+export type NewEventRow = Insertable<EventsTable>
+export type TopicRow = Selectable<TopicsTable>
+export type TopicUpdate = Updateable<TopicsTable>

@@ -1,0 +1,230 @@
+// RedisEventLog on a real Redis (keys under this file's own prefix): the EventLog contract suite, plus what only
+// Redis shows: entry decoding with a schema version, the dead-letter stream's content, trimming of acknowledged
+// entries only, idempotent group creation, and a killed connection.
+import { EventLog } from "@agg/core"
+import type { Event } from "@agg/schema"
+import { eventLogSuite } from "@agg/testing/EventLogSuite"
+import { checkRedis, describeWithServices, useRedisPrefix } from "@agg/testing/TestServices"
+import { assert, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Layer, Schedule } from "effect"
+import { createClient } from "redis"
+import * as RedisEventLog from "../src/redis/RedisEventLog.ts"
+import * as StreamKeys from "../src/redis/StreamKeys.ts"
+
+const redis = await checkRedis()
+
+const event = (i: number): Event => ({
+  topic: "redis.test",
+  event_id: `e${i}`,
+  timestamp: "2026-11-21T10:00:00.000Z",
+  source: "test",
+  payload: { i }
+})
+const short = { count: 100, block: Duration.millis(20) }
+
+describeWithServices("RedisEventLog on Redis", [redis], () => {
+  const keys = useRedisPrefix()
+  let n = 0
+  const freshKey = () => `${keys.prefix}:s${++n}`
+
+  eventLogSuite(
+    "Redis Streams",
+    Layer.unwrap(Effect.sync(() => RedisEventLog.layer({ url: keys.url, streamKey: freshKey() })))
+  )
+
+  // A fresh log plus a plain client for raw commands, both closed with the scope.
+  const setup = Effect.gen(function* () {
+    const log = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey: freshKey() })
+    const raw = yield* Effect.acquireRelease(
+      Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
+      (c) => Effect.sync(() => c.destroy())
+    )
+    return { ...log, raw }
+  })
+
+  it.live("entries decode by schema version; anything else is Undecodable with a reason", () =>
+    Effect.gen(function* () {
+      const { log, keys: k, raw } = yield* setup
+      yield* log.append([event(1)])
+      const bad: Array<Record<string, string>> = [
+        { v: "2", e: JSON.stringify(event(2)) },
+        { e: JSON.stringify(event(3)) },
+        { v: "1", e: "{not json" },
+        { v: "1", e: JSON.stringify({ ...event(4), topic: "has space" }) },
+        { v: "1" }
+      ]
+      for (const fields of bad) yield* Effect.promise(() => raw.xAdd(k.stream, "*", fields))
+      const got = yield* log.read("c1", short)
+      assert.deepStrictEqual(
+        got.map((e) => (e._tag === "Event" ? e.event : e.reason)),
+        [
+          event(1),
+          'unknown schema version "2"',
+          "entry has no schema version field 'v'",
+          "event is not valid JSON: Expected property name or '}' in JSON at position 1 (line 1 column 2)",
+          "invalid event: topic: topic must not contain whitespace or control characters",
+          "entry has no event field 'e'"
+        ]
+      )
+      assert.isTrue(got.every((e) => e.deliveries === 1))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("dead-lettering stores id, reason, delivery count and raw fields, acks, and counts once", () =>
+    Effect.gen(function* () {
+      const { log, keys: k, raw } = yield* setup
+      yield* log.append([event(1), event(2)])
+      yield* log.read("c1", short)
+      const [first] = yield* log.reclaim("c2", { minIdle: Duration.zero, count: 1 })
+      assert.strictEqual(first?.deliveries, 2)
+      yield* log.deadLetter(first!, "poison")
+      yield* log.deadLetter(first!, "poison again") // a second consumer racing: no double count
+      const dead = yield* Effect.promise(() => raw.xRange(k.deadLetter, "-", "+"))
+      assert.strictEqual(dead?.length, 1)
+      assert.deepStrictEqual(dead?.[0]?.message, {
+        id: first!.id,
+        reason: "poison",
+        deliveries: "2",
+        "raw.v": "1",
+        "raw.e": JSON.stringify(event(1))
+      })
+      assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 1 })
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("trimming deletes only entries every group has acknowledged", () =>
+    Effect.gen(function* () {
+      const { log, trimAcknowledged, keys: k, raw } = yield* setup
+      yield* log.append([1, 2, 3, 4, 5].map(event))
+      const read = yield* log.read("c1", { count: 4, block: Duration.millis(20) })
+      yield* log.ack([read[0]!.id, read[1]!.id, read[3]!.id]) // entry 3 stays pending, 5 undelivered
+      assert.strictEqual(yield* trimAcknowledged, 2)
+      assert.deepStrictEqual(
+        (yield* Effect.promise(() => raw.xRange(k.stream, "-", "+")))?.map((e) => e.id),
+        [
+          read[2]!.id,
+          read[3]!.id,
+          (yield* Effect.promise(() => raw.xRevRange(k.stream, "+", "-", { COUNT: 1 })))?.[0]?.id
+        ]
+      )
+      // Another group that has read nothing holds everything back.
+      yield* Effect.promise(() => raw.xGroupCreate(k.stream, "audit", "0"))
+      yield* log.ack([read[2]!.id])
+      assert.strictEqual(yield* trimAcknowledged, 0)
+      yield* Effect.promise(() => raw.xGroupDestroy(k.stream, "audit"))
+      // Now entries 3 and 4 are acknowledged; 5 was never delivered and stays.
+      assert.strictEqual(yield* trimAcknowledged, 2)
+      const rest = yield* log.read("c1", short)
+      assert.deepStrictEqual(
+        rest.map((e) => (e._tag === "Event" ? e.event.event_id : e.reason)),
+        ["e5"]
+      )
+      assert.deepStrictEqual(yield* log.stats, { received: 5, lag: 0, pending: 1, deadLettered: 0 })
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("creating the group again (a second process) keeps the pending entries", () =>
+    Effect.gen(function* () {
+      const streamKey = freshKey()
+      const a = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey })
+      yield* a.log.append([event(1)])
+      yield* a.log.read("c1", short)
+      const b = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey })
+      assert.deepStrictEqual(yield* b.log.stats, { received: 1, lag: 0, pending: 1, deadLettered: 0 })
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("closing the layer's scope closes both connections and ends a blocked read", () =>
+    Effect.gen(function* () {
+      const streamKey = freshKey()
+      const raw = yield* Effect.acquireRelease(
+        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
+        (c) => Effect.sync(() => c.destroy())
+      )
+      const names = () =>
+        Effect.promise(() => raw.clientList()).pipe(
+          Effect.map((list) =>
+            list
+              .map((c) => c.name)
+              .filter((name) => name.startsWith(`${streamKey}:`))
+              .sort()
+          )
+        )
+      const reading = yield* Effect.forkChild(
+        Effect.gen(function* () {
+          const log = yield* EventLog.EventLog
+          return yield* log.read("c1", { count: 1, block: Duration.seconds(30) })
+        }).pipe(Effect.provide(RedisEventLog.layer({ url: keys.url, streamKey })))
+      )
+      yield* names().pipe(
+        Effect.flatMap((n) => (n.length === 2 ? Effect.succeed(n) : Effect.fail("not connected yet" as const))),
+        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 })
+      )
+      assert.deepStrictEqual(yield* names(), [`${streamKey}:log`, `${streamKey}:log:blocking`])
+      yield* Fiber.interrupt(reading)
+      yield* names().pipe(
+        Effect.flatMap((n) => (n.length === 0 ? Effect.void : Effect.fail("still connected" as const))),
+        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 })
+      )
+      assert.deepStrictEqual(yield* names(), [])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "a killed connection: the operation in flight fails retryable, nothing half-done, the next one succeeds",
+    () =>
+      Effect.gen(function* () {
+        const streamKey = freshKey()
+        const k = StreamKeys.make(streamKey)
+        const open = (name: string) =>
+          Effect.acquireRelease(
+            Effect.promise(() => RedisEventLog.createLogClient(keys.url, name).connect()),
+            (c) => Effect.sync(() => c.destroy())
+          )
+        const client = yield* open(`${streamKey}:log`)
+        const blocking = yield* open(`${streamKey}:log:blocking`)
+        const raw = yield* open(`${streamKey}:admin`)
+        const { log } = yield* RedisEventLog.make(client, blocking, k)
+        const waitFor = (name: string, cmd: string) =>
+          Effect.promise(() => raw.clientList()).pipe(
+            Effect.flatMap((list) => {
+              const found = list.find((c) => c.name === name && c.cmd === cmd)
+              return found === undefined ? Effect.fail(`${name} not in ${cmd} yet` as const) : Effect.succeed(found.id)
+            }),
+            Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 })
+          )
+        const kill = (id: number) => Effect.promise(() => raw.sendCommand(["CLIENT", "KILL", "ID", String(id)]))
+
+        // The blocking connection, killed while XREADGROUP waits on it.
+        const reading = yield* Effect.forkChild(log.read("c1", { count: 10, block: Duration.seconds(10) }))
+        yield* kill(yield* waitFor(`${streamKey}:log:blocking`, "xreadgroup"))
+        const readError = yield* Effect.flip(Fiber.join(reading))
+        assert.strictEqual(readError._tag, "EventLogError")
+        assert.strictEqual(readError.operation, "read")
+        assert.isTrue(readError.retryable, readError.message)
+
+        // The command connection, killed with an append in flight: it is queued on the socket behind a BLPOP that
+        // holds the connection, so the server never runs its MULTI.
+        const holding = yield* Effect.forkChild(
+          Effect.promise(() => client.blPop(`${streamKey}:never`, 10).catch((e: unknown) => e))
+        )
+        const mainId = yield* waitFor(`${streamKey}:log`, "blpop")
+        const appending = yield* Effect.forkChild(log.append([event(1)]))
+        yield* Effect.yieldNow
+        yield* kill(mainId)
+        const appendError = yield* Effect.flip(Fiber.join(appending))
+        yield* Fiber.join(holding)
+        assert.strictEqual(appendError.operation, "append")
+        assert.isTrue(appendError.retryable, appendError.message)
+
+        // node-redis reconnects both connections; the next operations succeed and nothing was half-appended.
+        yield* log.append([event(2)])
+        assert.deepStrictEqual(yield* log.stats, { received: 1, lag: 1, pending: 0, deadLettered: 0 })
+        const got = yield* log.read("c1", short)
+        assert.deepStrictEqual(
+          got.map((e) => (e._tag === "Event" ? e.event.event_id : e.reason)),
+          ["e2"]
+        )
+      }).pipe(Effect.scoped)
+  )
+})
