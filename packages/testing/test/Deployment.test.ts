@@ -1,0 +1,416 @@
+/**
+ * SPEC §7 checked statically (there is no Docker engine to run the images): parses docker-compose.yml, every
+ * apps/<app>/Dockerfile, .env.example and .dockerignore, and asserts the deployment properties — stores on an internal
+ * network with no published port, Redis AOF and noeviction, named volumes, health checks behind every
+ * `service_healthy`, the api as the only published port, scalable workers, the publisher behind a profile, no
+ * credentials in the compose file, multi-stage non-root images that run the bundle the app's `start` script runs.
+ *
+ * Deliberately not here: building or running anything (scripts/docker-rehearsal.sh repeats the image builds without
+ * Docker) and full Dockerfile or Compose grammar: the small parser below reads what these files use.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "vitest"
+import { parse } from "yaml"
+
+const root = fileURLToPath(new URL("../../../", import.meta.url))
+const read = (path: string) => readFileSync(join(root, path), "utf8")
+
+// ── Dockerfile ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+interface Instruction {
+  readonly keyword: string
+  readonly args: string
+}
+interface Stage {
+  readonly name: string | undefined
+  /** The base image with the global ARG defaults substituted. */
+  readonly image: string
+  readonly instructions: Array<Instruction>
+}
+interface Dockerfile {
+  readonly globalArgs: ReadonlyMap<string, string>
+  readonly stages: ReadonlyArray<Stage>
+}
+
+/** Instructions with `\` continuations joined and comment lines dropped (also inside a continuation). */
+const instructions = (text: string): Array<Instruction> => {
+  const out: Array<Instruction> = []
+  let pending = ""
+  for (const raw of text.split("\n")) {
+    const line = raw.trim()
+    if (line.startsWith("#") || (line === "" && pending === "")) continue
+    const continued = line.endsWith("\\")
+    pending += `${continued ? line.slice(0, -1) : line} `
+    if (continued) continue
+    const match = /^(\S+)\s*(.*)$/s.exec(pending.trim())
+    if (match !== null) out.push({ keyword: match[1]!.toUpperCase(), args: match[2]!.trim() })
+    pending = ""
+  }
+  return out
+}
+
+const parseDockerfile = (text: string): Dockerfile => {
+  const globalArgs = new Map<string, string>()
+  const stages: Array<Stage> = []
+  for (const instruction of instructions(text)) {
+    if (instruction.keyword === "FROM") {
+      const [image = "", as, name] = instruction.args.split(/\s+/)
+      const resolved = image.replace(/\$\{(\w+)\}/g, (_, arg: string) => globalArgs.get(arg) ?? "")
+      stages.push({ name: as?.toUpperCase() === "AS" ? name : undefined, image: resolved, instructions: [] })
+    } else if (stages.length === 0) {
+      if (instruction.keyword === "ARG") {
+        const [key = "", value = ""] = instruction.args.split("=", 2)
+        globalArgs.set(key, value)
+      }
+    } else {
+      stages.at(-1)!.instructions.push(instruction)
+    }
+  }
+  return { globalArgs, stages }
+}
+
+const all = (stage: Stage, keyword: string) =>
+  stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args)
+const allRuns = (file: Dockerfile) => file.stages.flatMap((stage) => all(stage, "RUN"))
+/** Exec-form (JSON array) CMD/ENTRYPOINT arguments of a stage, in run order: entrypoint first. */
+const execForm = (stage: Stage, keyword: "CMD" | "ENTRYPOINT"): Array<string> => {
+  const last = all(stage, keyword).at(-1)
+  if (last === undefined) return []
+  const parsed: unknown = JSON.parse(last)
+  if (!Array.isArray(parsed)) throw new Error(`${keyword} must use the exec (JSON array) form, got ${last}`)
+  return parsed.map(String)
+}
+
+// ── the repository ──────────────────────────────────────────────────────────────────────────────────────────────
+
+const apps = readdirSync(join(root, "apps"), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && existsSync(join(root, "apps", entry.name, "package.json")))
+  .map((entry) => entry.name)
+  .sort()
+
+interface PackageJson {
+  readonly name: string
+  readonly scripts?: Record<string, string>
+  readonly dependencies?: Record<string, string>
+  readonly packageManager?: string
+}
+const packageJson = (path: string) => JSON.parse(read(path)) as PackageJson
+/** Every workspace package by name (apps/*, packages/*, bench), from pnpm-workspace.yaml's globs of one level. */
+const workspacePackages = new Map(
+  ["apps", "packages", "bench"].flatMap((dir) => {
+    const candidates = dir === "bench" ? ["bench"] : readdirSync(join(root, dir)).map((name) => `${dir}/${name}`)
+    return candidates
+      .filter((path) => existsSync(join(root, path, "package.json")))
+      .map((path) => {
+        const pkg = packageJson(`${path}/package.json`)
+        return [pkg.name, pkg] as const
+      })
+  })
+)
+/** The npm packages that the workspace packages an app bundles depend on at run time (transitively through @agg/*). */
+const bundledWorkspaceImports = (pkg: PackageJson): Set<string> => {
+  const seen = new Set<string>()
+  const imports = new Set<string>()
+  const visit = (dependencies: Record<string, string> | undefined) => {
+    for (const name of Object.keys(dependencies ?? {})) {
+      if (!name.startsWith("@agg/")) continue
+      if (seen.has(name)) continue
+      seen.add(name)
+      const dependency = workspacePackages.get(name)
+      if (dependency === undefined) throw new Error(`${pkg.name} depends on ${name}, not in the workspace`)
+      for (const external of Object.keys(dependency.dependencies ?? {}))
+        if (!external.startsWith("@agg/")) imports.add(external)
+      visit(dependency.dependencies)
+    }
+  }
+  visit(pkg.dependencies)
+  return imports
+}
+const workspace = parse(read("pnpm-workspace.yaml")) as { catalog: Record<string, string> }
+
+interface Service {
+  readonly image?: string
+  readonly build?: { readonly context?: string; readonly dockerfile?: string }
+  readonly command?: string | Array<string>
+  readonly entrypoint?: string | Array<string>
+  readonly environment?: Record<string, string | null> | Array<string>
+  readonly ports?: Array<unknown>
+  readonly networks?: Array<string> | Record<string, unknown>
+  readonly network_mode?: string
+  readonly volumes?: Array<string | { type?: string; source?: string; target?: string }>
+  readonly healthcheck?: { readonly test?: string | Array<string>; readonly disable?: boolean }
+  readonly depends_on?: Array<string> | Record<string, { readonly condition?: string }>
+  readonly profiles?: Array<string>
+  readonly container_name?: string
+  readonly hostname?: string
+}
+const composeText = read("docker-compose.yml")
+const compose = parse(composeText) as {
+  services: Record<string, Service>
+  networks?: Record<string, { internal?: boolean } | null>
+  volumes?: Record<string, unknown>
+}
+const service = (name: string): Service => {
+  const found = compose.services[name]
+  if (found === undefined) throw new Error(`docker-compose.yml has no service "${name}"`)
+  return found
+}
+const networksOf = (s: Service) => (Array.isArray(s.networks) ? s.networks : Object.keys(s.networks ?? {}))
+const isInternal = (network: string) => compose.networks?.[network]?.internal === true
+const argv = (value: string | Array<string> | undefined) =>
+  value === undefined ? [] : Array.isArray(value) ? value.map(String) : value.split(/\s+/)
+/** Environment as name → value; `null` is a bare name, passed through from .env or the shell when set there. */
+const environment = (s: Service): Record<string, string | null> => {
+  const env = s.environment ?? {}
+  if (!Array.isArray(env)) return env
+  return Object.fromEntries(
+    env.map((e) => (e.includes("=") ? [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] : [e, null]))
+  )
+}
+const dependsOn = (s: Service): Record<string, string | undefined> => {
+  const deps = s.depends_on ?? {}
+  return Array.isArray(deps)
+    ? Object.fromEntries(deps.map((d) => [d, undefined]))
+    : Object.fromEntries(Object.entries(deps).map(([k, v]) => [k, v.condition]))
+}
+const volumeSourceAndTarget = (volume: string | { source?: string; target?: string }) =>
+  typeof volume === "string" ? volume.split(":") : [volume.source ?? "", volume.target ?? ""]
+const dockerfileOf = (app: string) => parseDockerfile(read(`apps/${app}/Dockerfile`))
+const finalStage = (file: Dockerfile) => file.stages.at(-1)!
+
+// ── Dockerfiles ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+describe("Dockerfiles", () => {
+  it("finds the apps", () => {
+    expect(apps).toEqual(expect.arrayContaining(["api", "publisher", "worker"]))
+  })
+
+  it("every app directory has a Dockerfile", () => {
+    expect(apps.filter((app) => !existsSync(join(root, "apps", app, "Dockerfile")))).toEqual([])
+  })
+
+  describe.each(apps)("apps/%s/Dockerfile", (app) => {
+    const file = dockerfileOf(app)
+    const pkg = packageJson(`apps/${app}/package.json`)
+    const runtime = finalStage(file)
+
+    it("is multi-stage and builds from a pruned workspace with the pinned toolchain", () => {
+      expect(file.stages.length).toBeGreaterThanOrEqual(2)
+      const runs = allRuns(file).join("\n")
+      expect(runs).toContain(`turbo prune ${pkg.name} --docker`)
+      expect(runs).toMatch(/pnpm install [^\n]*--frozen-lockfile/)
+      expect(runs).toContain(`turbo run build --filter=${pkg.name}`)
+      expect(runs).toMatch(new RegExp(`pnpm --filter ${pkg.name} deploy --prod `))
+      expect(file.globalArgs.get("PNPM_VERSION")).toBe(packageJson("package.json").packageManager?.split("@")[1])
+      expect(file.globalArgs.get("TURBO_VERSION")).toBe(workspace.catalog["turbo"])
+    })
+
+    it("runs on Node 24 with NODE_ENV=production", () => {
+      expect(runtime.image).toMatch(/^node:24(-|$)/)
+      expect(all(runtime, "ENV").join(" ")).toMatch(/(^|\s)NODE_ENV=production(\s|$)/)
+    })
+
+    it("runs as a non-root user in the final stage", () => {
+      const user = all(runtime, "USER").at(-1)
+      expect(user, "the final stage needs a USER").toBeDefined()
+      expect(user!.split(":")[0]).not.toMatch(/^(root|0)$/)
+    })
+
+    it("ships only the production deploy: no install, no sources, no dev dependencies", () => {
+      const runs = all(runtime, "RUN").join("\n")
+      expect(runs).not.toMatch(/\b(pnpm|npm|yarn|turbo)\b/)
+      const copies = all(runtime, "COPY")
+      expect(copies.length).toBeGreaterThan(0)
+      for (const copy of copies) expect(copy).toMatch(/^(--\S+\s+)*--from=build\s+\/deploy\/\S*\s+\S+$/)
+    })
+
+    it("starts the bundle that the package's start script runs", () => {
+      const entry = /^node (\S+)$/.exec(pkg.scripts?.["start"] ?? "")?.[1]
+      expect(entry, `apps/${app}/package.json "start" must be "node <bundle>"`).toBeDefined()
+      expect([...execForm(runtime, "ENTRYPOINT"), ...execForm(runtime, "CMD")]).toContain(entry)
+    })
+
+    // tsup bundles @agg/* from source and every npm package the app does not list (pg bundled into ESM dies with
+    // "Dynamic require of events"; PGlite loses its wasm), while `pnpm deploy` links only the app's own dependencies.
+    it("lists every npm package its bundled workspace packages need, so the bundle finds it in node_modules", () => {
+      const missing = [...bundledWorkspaceImports(pkg)].filter((name) => pkg.dependencies?.[name] === undefined).sort()
+      expect(missing, `add to apps/${app}/package.json "dependencies" (as "catalog:")`).toEqual([])
+    })
+  })
+
+  it("the api image has a HEALTHCHECK on GET /health and exposes 8080", () => {
+    const runtime = finalStage(dockerfileOf("api"))
+    const healthcheck = all(runtime, "HEALTHCHECK")
+    expect(healthcheck).toHaveLength(1)
+    expect(healthcheck[0]).toMatch(/CMD .*\/health/)
+    expect(all(runtime, "EXPOSE")).toContain("8080")
+  })
+
+  it(".dockerignore keeps host installs, builds, secrets and history out of the build context", () => {
+    const ignored = read(".dockerignore")
+      .split("\n")
+      .map((l) => l.trim())
+    expect(ignored).toEqual(expect.arrayContaining(["**/node_modules", "**/dist", ".env", ".git"]))
+  })
+})
+
+// ── docker-compose.yml ──────────────────────────────────────────────────────────────────────────────────────────
+
+describe("docker-compose.yml", () => {
+  const stores = ["postgres", "redis"] as const
+
+  it("runs PostgreSQL 16 or 17 and Redis 7 or later", () => {
+    expect(service("postgres").image).toMatch(/^postgres:1[67]([.-]|$)/)
+    expect(service("redis").image).toMatch(/^redis:([7-9]|[1-9]\d)([.-]|$)/)
+  })
+
+  it.each(stores)("%s is on internal networks only, with no published port", (name) => {
+    const s = service(name)
+    expect(s.ports).toBeUndefined()
+    expect(s.network_mode).toBeUndefined()
+    expect(networksOf(s).length).toBeGreaterThan(0)
+    for (const network of networksOf(s)) expect(isInternal(network), `network ${network} must be internal`).toBe(true)
+  })
+
+  it.each([
+    ["postgres", "/var/lib/postgresql/data"],
+    ["redis", "/data"]
+  ])("%s keeps its data in a named volume at %s", (name, path) => {
+    const mounts = (service(name).volumes ?? []).map(volumeSourceAndTarget)
+    const mount = mounts.find(([, target]) => target === path)
+    expect(mount, `${name} must mount a volume at ${path}`).toBeDefined()
+    expect(Object.keys(compose.volumes ?? {})).toContain(mount![0])
+  })
+
+  it.each(stores)("%s has a health check", (name) => {
+    const healthcheck = service(name).healthcheck
+    expect(healthcheck?.disable).not.toBe(true)
+    expect(argv(healthcheck?.test).length).toBeGreaterThan(0)
+  })
+
+  it("Redis appends every write to its AOF, fsynced every second, and never evicts", () => {
+    const command = argv(service("redis").command).join(" ")
+    expect(command).toMatch(/--appendonly yes\b/)
+    expect(command).toMatch(/--appendfsync everysec\b/)
+    expect(command).toMatch(/--maxmemory-policy noeviction\b/)
+  })
+
+  it("the api is the only service publishing a port, 8080, and bridges the internal network", () => {
+    const publishing = Object.entries(compose.services)
+      .filter(([, s]) => (s.ports ?? []).length > 0 || s.network_mode === "host")
+      .map(([name]) => name)
+    expect(publishing).toEqual(["api"])
+    const ports = service("api").ports ?? []
+    expect(ports).toHaveLength(1)
+    expect(String(ports[0])).toMatch(/:8080$/)
+    const networks = networksOf(service("api"))
+    expect(networks.some(isInternal)).toBe(true)
+    expect(networks.some((n) => !isInternal(n))).toBe(true)
+  })
+
+  it("the api starts once PostgreSQL and Redis are healthy", () => {
+    expect(dependsOn(service("api"))).toMatchObject({ postgres: "service_healthy", redis: "service_healthy" })
+  })
+
+  it("every service_healthy dependency has a health check, in compose or in its image", () => {
+    const healthy = (name: string) => {
+      const s = service(name)
+      if (s.healthcheck?.disable === true) return false
+      if (s.healthcheck?.test !== undefined) return true
+      const dockerfile = s.build?.dockerfile
+      return dockerfile !== undefined && all(finalStage(parseDockerfile(read(dockerfile))), "HEALTHCHECK").length > 0
+    }
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const [dependency, condition] of Object.entries(dependsOn(s))) {
+        expect(compose.services[dependency], `${name} depends on unknown ${dependency}`).toBeDefined()
+        if (condition === "service_healthy") expect(healthy(dependency), `${name} waits on ${dependency}`).toBe(true)
+      }
+    }
+  })
+
+  it("builds every app from the repository root with the app's Dockerfile", () => {
+    for (const app of apps) {
+      expect(service(app).build).toEqual({ context: ".", dockerfile: `apps/${app}/Dockerfile` })
+    }
+  })
+
+  it("workers scale: no fixed container name, hostname or consumer name", () => {
+    const worker = service("worker")
+    expect(worker.container_name).toBeUndefined()
+    expect(worker.hostname).toBeUndefined()
+    expect(worker.ports).toBeUndefined()
+    expect(Object.keys(environment(worker))).not.toContain("WORKER_CONSUMER")
+  })
+
+  it("the publisher is optional (a profile) and targets the api over a shared network", () => {
+    const publisher = service("publisher")
+    expect(publisher.profiles).toContain("publisher")
+    expect([...argv(publisher.entrypoint), ...argv(publisher.command)].join(" ")).toContain("--url http://api:8080")
+    expect(networksOf(publisher).some((n) => networksOf(service("api")).includes(n))).toBe(true)
+  })
+
+  it("hard-codes no credentials: passwords and URLs with passwords come from .env", () => {
+    const strings: Array<[path: string, value: string]> = []
+    const walk = (value: unknown, path: string): void => {
+      if (typeof value === "string") strings.push([path, value])
+      else if (Array.isArray(value)) for (const [i, v] of value.entries()) walk(v, `${path}[${i}]`)
+      else if (value !== null && typeof value === "object")
+        for (const [k, v] of Object.entries(value)) walk(v, path === "" ? k : `${path}.${k}`)
+    }
+    walk(compose, "")
+    // Interpolations become one placeholder, so a URL's password must be exactly one `${…}`.
+    const masked = (value: string) => value.replace(/\$\{[^}]*\}/g, "§")
+    let urlsWithPassword = 0
+    for (const [path, value] of strings) {
+      const password = /:\/\/[^/\s:@]*:([^@\s]+)@/.exec(masked(value))?.[1]
+      if (password !== undefined) {
+        urlsWithPassword++
+        expect(password, path).toBe("§")
+      }
+      if (/(PASSWORD|SECRET|TOKEN|API_KEYS|AUTH)$/.test(path.split(".").at(-1) ?? ""))
+        expect(masked(value), path).toBe("§")
+    }
+    expect(urlsWithPassword, "DATABASE_URL and REDIS_URL carry passwords").toBeGreaterThanOrEqual(2)
+    expect(environment(service("postgres"))["POSTGRES_PASSWORD"]).toMatch(/^\$\{POSTGRES_PASSWORD:\?/)
+  })
+})
+
+// ── .env.example ────────────────────────────────────────────────────────────────────────────────────────────────
+
+describe(".env.example", () => {
+  const documented = new Set([...read(".env.example").matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!))
+
+  it("documents every variable docker-compose.yml interpolates or passes through", () => {
+    // `$${X}` is compose's escape for a literal `${X}` evaluated inside the container, not an interpolation.
+    const interpolated = [...composeText.matchAll(/(?<!\$)\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!)
+    const passedThrough = Object.values(compose.services).flatMap((s) =>
+      Object.entries(environment(s))
+        .filter(([, v]) => v === null)
+        .map(([k]) => k)
+    )
+    expect(interpolated.length).toBeGreaterThan(0)
+    expect([...new Set([...interpolated, ...passedThrough])].filter((v) => !documented.has(v))).toEqual([])
+  })
+
+  it("documents every variable of SPEC §8 and of the worker", () => {
+    const spec = ["PORT", "HOST", "DATABASE_URL", "DATA_DIR", "REDIS_URL", "STREAM_KEY", "API_KEYS", "LOG_LEVEL"]
+    const worker = [
+      "WORKER_BATCH_SIZE",
+      "WORKER_BLOCK_MS",
+      "WORKER_RECLAIM_IDLE_MS",
+      "WORKER_MAX_DELIVERIES",
+      "WORKER_CONSUMER",
+      "WORKER_METRICS_PORT"
+    ]
+    expect([...spec, ...worker].filter((v) => !documented.has(v))).toEqual([])
+  })
+
+  it("sets no credential", () => {
+    const assigned = [...read(".env.example").matchAll(/^([A-Z][A-Z0-9_]*)=(.*)$/gm)]
+    for (const [, name, value] of assigned) {
+      if (/PASSWORD|SECRET|TOKEN|KEYS/.test(name!)) expect(value, name).toBe("")
+    }
+  })
+})
