@@ -12,7 +12,11 @@
  * - an entry delivered more than `isolateAfter` times (its consumers died or stalled on it) is committed alone,
  *   so it can neither take a batch down with it nor be lost with one; an entry delivered more than
  *   `maxDeliveries` times, or undecodable, is dead-lettered unprocessed;
- * - a reclaim pass every `reclaimInterval` takes over entries idle longer than `reclaimIdle` (dead consumers');
+ * - before dead-lettering an entry, the store is asked whether its delivery was committed (`EventStore.committed`):
+ *   if so (every consumer that held it died between commit and ack) it is only acknowledged, so its event is not
+ *   counted both as processed and as dead-lettered; while the store cannot answer, it stays pending;
+ * - a reclaim pass every `reclaimInterval` takes over entries idle longer than `reclaimIdle` (dead consumers'),
+ *   then the optional `maintenance` effect runs (e.g. trimming acknowledged stream entries);
  * - interruption is a graceful stop: a batch in hand is committed and acknowledged before the fiber ends (unless
  *   the store is down: then it stays pending for the next consumer).
  *
@@ -43,6 +47,11 @@ export interface Options {
   readonly retryBase?: Duration.Input
   /** Longest retry delay. Default 5 seconds. */
   readonly retryCap?: Duration.Input
+  /**
+   * Housekeeping run after every reclaim pass (every `reclaimInterval`), e.g. the Redis adapter's
+   * `RedisStreamMaintenance.trimAcknowledged`. Its failures are logged and never stop the consumer. Default none.
+   */
+  readonly maintenance?: Effect.Effect<unknown, EventLogError>
 }
 
 /** Invalid options, found at construction. @category errors */
@@ -50,7 +59,8 @@ export class ConsumerConfigError extends Data.TaggedError("ConsumerConfigError")
 
 /**
  * Counters since the consumer was made, for metrics. `events` counts committed deliveries
- * (= unique + duplicates + redelivered; conflicts are a subset of duplicates).
+ * (= unique + duplicates + redelivered; conflicts are a subset of duplicates). `redelivered` counts deliveries
+ * found already committed: recognised by a commit, or found by the check before dead-lettering (then acknowledged).
  * @category models
  */
 export interface ConsumerMetrics {
@@ -115,6 +125,8 @@ export const make = Effect.fnUntraced(function* (
   const retryCap = Duration.toMillis(yield* durationOf("retryCap", options.retryCap, Duration.seconds(5)))
   if (retryCap < retryBase) return yield* new ConsumerConfigError({ message: "retryCap must be >= retryBase" })
 
+  const maintenance = options.maintenance
+
   const m = {
     batches: 0,
     events: 0,
@@ -166,6 +178,60 @@ export const make = Effect.fnUntraced(function* (
       m.deadLettered++
     })
 
+  /**
+   * The delivery ids among `ids` the store has committed. Retryable failures are retried (the entries stay
+   * pending meanwhile); undefined when the store fails for good, so the caller can leave the entries pending.
+   */
+  const committedOf = (
+    ids: ReadonlyArray<string>,
+    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
+  ): Effect.Effect<ReadonlySet<string> | undefined> =>
+    Effect.gen(function* () {
+      for (let attempt = 0; ; attempt++) {
+        const result = yield* Effect.result(store.committed(ids))
+        if (result._tag === "Success") {
+          storeHealthy = true
+          return result.success
+        }
+        const failure = result.failure
+        if (!failure.retryable) {
+          yield* Effect.logWarning(`${consumer}: cannot tell whether ${ids.join(", ")} committed: ${failure.message}`)
+          return undefined
+        }
+        storeHealthy = false
+        yield* Effect.logWarning(`${consumer}: committed lookup failed, retrying: ${failure.message}`)
+        yield* restore(backoff(attempt))
+      }
+    })
+
+  /**
+   * Dead-letter entries that must not be committed (again), except those whose delivery is committed already:
+   * a consumer died between their commit and their ack. Those are acknowledged only, since the store counted
+   * their events; dead-lettering them would count them a second time. When the store cannot say, every entry
+   * stays pending (to be reclaimed and checked again later) rather than risk counting one twice.
+   */
+  const retire = (
+    entries: ReadonlyArray<EventEntry>,
+    reasonOf: (entry: EventEntry) => string,
+    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
+  ) =>
+    Effect.gen(function* () {
+      if (entries.length === 0) return
+      const done = yield* committedOf(
+        entries.map((e) => e.id),
+        restore
+      )
+      if (done === undefined) return
+      const acked = entries.filter((e) => done.has(e.id))
+      if (acked.length > 0) {
+        yield* Effect.logInfo(`${consumer}: ${acked.map((e) => e.id).join(", ")} committed before, acknowledging`)
+        yield* logOp(log.ack(acked.map((e) => e.id)), restore)
+        m.events += acked.length
+        m.redelivered += acked.length
+      }
+      for (const entry of entries) if (!done.has(entry.id)) yield* deadLetter(entry, reasonOf(entry), restore)
+    })
+
   const count = (outcomes: ReadonlyArray<Outcome>, millis: number) => {
     m.batches++
     m.events += outcomes.length
@@ -210,7 +276,8 @@ export const make = Effect.fnUntraced(function* (
         yield* restore(backoff(attempt))
       }
       if (entries.length === 1) {
-        yield* deadLetter(entries[0]!, `commit failed: ${failure.message}`, restore)
+        const reason = `commit failed: ${failure.message}`
+        yield* retire(entries, () => reason, restore)
         return
       }
       const half = Math.ceil(entries.length / 2)
@@ -225,13 +292,14 @@ export const make = Effect.fnUntraced(function* (
     Effect.gen(function* () {
       const good: Array<EventEntry> = []
       const suspects: Array<EventEntry> = []
+      const exhausted: Array<EventEntry> = []
       for (const entry of entries) {
         if (entry._tag === "Undecodable") yield* deadLetter(entry, `undecodable: ${entry.reason}`, restore)
-        else if (entry.deliveries > maxDeliveries)
-          yield* deadLetter(entry, `delivered ${entry.deliveries} times (max ${maxDeliveries})`, restore)
+        else if (entry.deliveries > maxDeliveries) exhausted.push(entry)
         else if (entry.deliveries > isolateAfter) suspects.push(entry)
         else good.push(entry)
       }
+      yield* retire(exhausted, (e) => `delivered ${e.deliveries} times (max ${maxDeliveries})`, restore)
       yield* commitAndAck(good, restore)
       for (const entry of suspects) yield* commitAndAck([entry], restore)
       return entries.length
@@ -263,10 +331,20 @@ export const make = Effect.fnUntraced(function* (
     }
   })
 
+  // Housekeeping must never stop consuming: its failures are only logged.
+  const maintain =
+    maintenance === undefined
+      ? Effect.void
+      : maintenance.pipe(
+          Effect.catch((error) => Effect.logWarning(`${consumer}: maintenance failed: ${error.message}`)),
+          Effect.asVoid
+        )
+
   const reclaimLoop = Effect.gen(function* () {
     while (true) {
       yield* Effect.sleep(reclaimInterval)
       if (storeHealthy) yield* reclaim
+      yield* maintain
     }
   })
 

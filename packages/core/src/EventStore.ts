@@ -67,8 +67,12 @@ export interface Page {
 }
 
 /**
- * A store failure. `retryable` failures (connection loss, serialization failure, deadlock, shutdown) may succeed
- * on a later attempt and left nothing committed; the others (a value the database refuses) will fail again.
+ * A store failure. `retryable` failures (connection loss, serialization failure, deadlock, shutdown, and setup
+ * faults an operator can fix: a missing table, refused credentials, an unknown database, exhausted resources)
+ * may succeed on a later attempt; the others are about the data (a value the database refuses) and will fail
+ * again with the same batch. A retryable `commit` failure normally left nothing committed, but a connection lost
+ * during COMMIT has an unknown outcome: the batch may be committed. Repeating it is safe when it carries delivery
+ * ids (they come back `Redelivered`); in direct mode the repeat classifies the events as duplicates.
  * @category errors
  */
 export class EventStoreError extends Schema.TaggedError<EventStoreError>()("EventStoreError", {
@@ -89,6 +93,13 @@ export class EventStore extends Context.Service<
      * On failure nothing of the batch is committed.
      */
     readonly commit: (batch: ReadonlyArray<Delivery>) => Effect.Effect<ReadonlyArray<Outcome>, EventStoreError>
+    /**
+     * Which of these delivery ids belong to a committed batch (the subset of the input; order and duplicates in
+     * the input do not matter). Reads only the record of delivery ids, never events. A consumer asks this before
+     * dead-lettering an entry, so an entry whose commit succeeded but whose ack never came (its consumers died
+     * after committing, on every delivery) is acknowledged instead of being counted a second time, as dead-lettered.
+     */
+    readonly committed: (deliveryIds: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>, EventStoreError>
     /** Read one page of events (see `ReadQuery`). */
     readonly read: (query: ReadQuery) => Effect.Effect<Page, EventStoreError>
     /** The counters, overall and per topic (topics sorted by name). */

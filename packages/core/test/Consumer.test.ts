@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as Consumer from "../src/Consumer.ts"
-import { EventLog } from "../src/EventLog.ts"
+import { EventLog, EventLogError } from "../src/EventLog.ts"
 import { EventStore, EventStoreError } from "../src/EventStore.ts"
 import * as MemoryEventLog from "../src/memory/MemoryEventLog.ts"
 import * as MemoryEventStore from "../src/memory/MemoryEventStore.ts"
@@ -148,6 +148,36 @@ describe("Consumer", () => {
     })
   )
 
+  it.effect("a commit whose outcome is unknown (connection lost during COMMIT) is retried without counting twice", () =>
+    Effect.gen(function* () {
+      const s = yield* setup()
+      yield* s.log.append([ev("a"), ev("b"), ev("a")])
+      let lost = 1
+      const ambiguous = EventStore.of({
+        ...s.store,
+        commit: (b) =>
+          Effect.flatMap(s.store.commit(b), (outcomes) =>
+            lost-- > 0
+              ? Effect.fail(new EventStoreError({ operation: "commit", retryable: true, message: "lost in COMMIT" }))
+              : Effect.succeed(outcomes)
+          )
+      })
+      const c = yield* Consumer.make(consumerOptions).pipe(
+        Effect.provide(Layer.mergeAll(Layer.succeed(EventLog, s.log), Layer.succeed(EventStore, ambiguous)))
+      )
+      const fiber = yield* Effect.forkChild(c.poll)
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(fiber), 3)
+      const stats = yield* s.stats
+      assert.deepStrictEqual(
+        [stats.received, stats.unique_processed, stats.duplicate_dropped, stats.pending, stats.dead_lettered],
+        [3, 2, 1, 0, 0]
+      )
+      const m = yield* c.metrics
+      assert.deepStrictEqual([m.retries, m.redelivered, m.unique], [1, 3, 0], "the retry found all three committed")
+    })
+  )
+
   it.effect("entries delivered more than maxDeliveries times are dead-lettered unprocessed", () =>
     Effect.gen(function* () {
       const s = yield* setup()
@@ -167,6 +197,136 @@ describe("Consumer", () => {
       )
       assert.strictEqual((yield* s.store.stats).unique, 0)
       assert.deepStrictEqual(Stats.violations(yield* s.stats), [])
+    })
+  )
+
+  it.effect(
+    "an entry committed on every delivery but never acked is acknowledged at the limit, not dead-lettered",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* setup()
+        yield* s.log.append([ev("a"), ev("b")])
+        // Every consumer commits, then dies before the ack: deliveries 1..maxDeliveries (3).
+        const crashing = EventStore.of({
+          ...s.store,
+          commit: (b) => Effect.andThen(s.store.commit(b), Effect.die("kill"))
+        })
+        const dying = Layer.mergeAll(Layer.succeed(EventLog, s.log), Layer.succeed(EventStore, crashing))
+        for (let delivery = 1; delivery <= 3; delivery++) {
+          const c = yield* Consumer.make({ ...consumerOptions, consumer: `dying-${delivery}` }).pipe(
+            Effect.provide(dying)
+          )
+          const exit = yield* Effect.exit(delivery === 1 ? c.poll : c.reclaim)
+          assert.strictEqual(exit._tag, "Failure", `delivery ${delivery} dies after its commit`)
+          yield* TestClock.adjust("30 seconds")
+        }
+        const c = yield* Consumer.make(consumerOptions).pipe(Effect.provide(s.layer))
+        assert.strictEqual(yield* c.reclaim, 2) // delivery 4 > 3: over the limit, but committed
+        assert.deepStrictEqual(yield* s.memLog.deadLetters, [])
+        const stats = yield* s.stats
+        assert.deepStrictEqual(
+          [stats.received, stats.unique_processed, stats.dead_lettered, stats.pending],
+          [2, 2, 0, 0],
+          "counted once, as processed"
+        )
+        assert.deepStrictEqual(Stats.violations(stats), [])
+        const m = yield* c.metrics
+        assert.deepStrictEqual([m.deadLettered, m.redelivered, m.unique], [0, 2, 0])
+      })
+  )
+
+  it.effect("over the limit: committed entries are acked, the others dead-lettered, in one reclaim", () =>
+    Effect.gen(function* () {
+      const s = yield* setup()
+      yield* s.log.append([ev("done"), ev("never")])
+      yield* s.log.read("dead-1", { count: 10, block: Duration.zero })
+      yield* s.store.commit([{ deliveryId: "1-0", event: ev("done") }]) // dead-1 committed "done" only, then died
+      for (const name of ["dead-2", "dead-3"]) {
+        yield* TestClock.adjust("30 seconds")
+        yield* s.log.reclaim(name, { minIdle: Duration.seconds(30), count: 10 })
+      }
+      yield* TestClock.adjust("30 seconds")
+      const c = yield* Consumer.make(consumerOptions).pipe(Effect.provide(s.layer))
+      assert.strictEqual(yield* c.reclaim, 2)
+      const dead = yield* s.memLog.deadLetters
+      assert.deepStrictEqual(
+        dead.map((d) => d.entry.id),
+        ["2-0"]
+      )
+      const stats = yield* s.stats
+      assert.deepStrictEqual([stats.unique_processed, stats.dead_lettered, stats.pending], [1, 1, 0])
+      assert.deepStrictEqual(Stats.violations(stats), [])
+    })
+  )
+
+  it.effect("over the limit while the store is down: the entry stays pending until the store can tell", () =>
+    Effect.gen(function* () {
+      let failures = 2
+      let permanent = false
+      const s = yield* setup((operation) =>
+        operation === "committed" && (permanent || failures-- > 0)
+          ? Effect.fail(new EventStoreError({ operation, retryable: !permanent, message: "store down" }))
+          : Effect.void
+      )
+      yield* s.log.append([ev("a")])
+      yield* s.log.read("dead-1", { count: 10, block: Duration.zero })
+      for (const name of ["dead-2", "dead-3"]) {
+        yield* TestClock.adjust("30 seconds")
+        yield* s.log.reclaim(name, { minIdle: Duration.seconds(30), count: 10 })
+      }
+      yield* TestClock.adjust("30 seconds")
+      const c = yield* Consumer.make({ ...consumerOptions, retryBase: "100 millis", retryCap: "1 second" }).pipe(
+        Effect.provide(s.layer)
+      )
+      // Retryable: backs off while the entry stays pending, then decides.
+      const fiber = yield* Effect.forkChild(c.reclaim)
+      yield* Effect.yieldNow
+      assert.deepStrictEqual([(yield* s.log.stats).pending, (yield* s.log.stats).deadLettered], [1, 0])
+      yield* TestClock.adjust("300 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), 1)
+      assert.strictEqual((yield* c.metrics).retries, 2)
+      assert.deepStrictEqual(
+        (yield* s.memLog.deadLetters).map((d) => d.reason),
+        ["delivered 4 times (max 3)"]
+      )
+
+      // Not retryable: the entry is left pending (neither acked nor dead-lettered).
+      permanent = true
+      yield* s.log.append([ev("b")])
+      yield* s.log.read("dead-1", { count: 10, block: Duration.zero })
+      for (const name of ["dead-2", "dead-3"]) {
+        yield* TestClock.adjust("30 seconds")
+        yield* s.log.reclaim(name, { minIdle: Duration.seconds(30), count: 10 })
+      }
+      yield* TestClock.adjust("30 seconds")
+      assert.strictEqual(yield* c.reclaim, 1)
+      const log = yield* s.log.stats
+      assert.deepStrictEqual([log.pending, log.deadLettered], [1, 1])
+    })
+  )
+
+  it.effect("maintenance runs after every reclaim pass; its failures are logged, consuming goes on", () =>
+    Effect.gen(function* () {
+      const s = yield* setup()
+      let runs = 0
+      const maintenance = Effect.suspend(() =>
+        ++runs % 2 === 1
+          ? Effect.succeed(0)
+          : Effect.fail(new EventLogError({ operation: "trimAcknowledged", retryable: false, message: "refused" }))
+      )
+      const fiber = yield* Effect.forkChild(
+        Consumer.run({ ...consumerOptions, block: "1 second", reclaimInterval: "5 seconds", maintenance }).pipe(
+          Effect.provide(s.layer)
+        )
+      )
+      yield* TestClock.adjust("5 seconds")
+      yield* TestClock.adjust("5 seconds")
+      yield* TestClock.adjust("5 seconds")
+      assert.strictEqual(runs, 3)
+      yield* s.log.append(events(2))
+      while ((yield* s.log.stats).lag + (yield* s.log.stats).pending > 0) yield* TestClock.adjust("100 millis")
+      assert.strictEqual((yield* s.store.stats).unique, 2, "still consuming after a failed maintenance")
+      yield* Fiber.interrupt(fiber)
     })
   )
 

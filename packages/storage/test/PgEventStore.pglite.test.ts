@@ -7,6 +7,7 @@ import { EventStore } from "@agg/core"
 import { eventStoreSuite, makeEvent } from "@agg/testing/EventStoreSuite"
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { sql } from "kysely"
 import { afterAll } from "vitest"
 import * as PgEventStore from "../src/postgres/PgEventStore.ts"
 
@@ -72,4 +73,24 @@ it.live("a file-backed store keeps events, counters and dedup state across a reo
       { unique: 4, duplicates: 2, conflicts: 1 }
     )
   })
+)
+
+it.live("a setup fault (a dropped table) fails commit and lookup retryably, a refused value does not", () =>
+  Effect.gen(function* () {
+    const db = PgEventStore.makePgliteKysely()
+    yield* Effect.addFinalizer(() => Effect.promise(() => db.destroy()))
+    const store = yield* PgEventStore.make(db)
+    // A NUL is valid JSON but jsonb refuses it (22P05): the one entry carrying it may be dead-lettered.
+    const refused = yield* Effect.flip(
+      store.commit([{ deliveryId: "1-0", event: makeEvent("t", "1", { s: "a\u0000" }) }])
+    )
+    assert.isFalse(refused.retryable, refused.message)
+    yield* Effect.promise(() => sql`DROP TABLE deliveries`.execute(db))
+    // A schema fault is nobody's entry's fault: retryable, so the consumer keeps the entries pending.
+    const commit = yield* Effect.flip(store.commit([{ deliveryId: "2-0", event: makeEvent("t", "2") }]))
+    assert.isTrue(commit.retryable, commit.message)
+    const lookup = yield* Effect.flip(store.committed(["2-0"]))
+    assert.isTrue(lookup.retryable, lookup.message)
+    assert.strictEqual((yield* store.stats).unique, 0, "nothing of either batch committed")
+  }).pipe(Effect.scoped)
 )

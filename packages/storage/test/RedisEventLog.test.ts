@@ -92,6 +92,56 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("reclaim pages through a busy pending list until the cursor is back at 0-0", () =>
+    Effect.gen(function* () {
+      const { log, keys: k, raw } = yield* setup
+      yield* log.append(Array.from({ length: 300 }, (_, i) => event(i)))
+      const read = yield* log.read("live", { count: 300, block: Duration.millis(20) })
+      assert.strictEqual(read.length, 300)
+      // The last three have been idle for 100 s; the 297 before them were just delivered to a live consumer.
+      // One XAUTOCLAIM call with COUNT 1 scans 10 pending entries: the idle ones are 30 pages away.
+      const idle = read.slice(-3).map((e) => e.id)
+      yield* Effect.promise(() =>
+        raw.sendCommand(["XCLAIM", k.stream, k.group, "live", "0", ...idle, "IDLE", "100000", "RETRYCOUNT", "1"])
+      )
+      const minIdle = Duration.seconds(60)
+      const first = yield* log.reclaim("c2", { minIdle, count: 1 })
+      assert.deepStrictEqual(
+        first.map((e) => [e.id, e.deliveries]),
+        [[idle[0], 2]]
+      )
+      const rest = yield* log.reclaim("c2", { minIdle, count: 10 })
+      assert.deepStrictEqual(
+        rest.map((e) => e.id),
+        idle.slice(1),
+        "fewer than count: the whole list was scanned"
+      )
+      assert.deepStrictEqual(yield* log.reclaim("c2", { minIdle, count: 10 }), [])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("an entry deleted from the stream while pending is dead-lettered and counted once by reclaim", () =>
+    Effect.gen(function* () {
+      const { log, keys: k, raw } = yield* setup
+      yield* log.append([event(1), event(2), event(3)])
+      const read = yield* log.read("dead", short)
+      yield* Effect.promise(() => raw.xDel(k.stream, read[1]!.id)) // someone else's XDEL
+      const got = yield* log.reclaim("c2", { minIdle: Duration.zero, count: 10 })
+      assert.deepStrictEqual(
+        got.map((e) => e.id),
+        [read[0]!.id, read[2]!.id]
+      )
+      assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 2, deadLettered: 1 })
+      const dead = yield* Effect.promise(() => raw.xRange(k.deadLetter, "-", "+"))
+      assert.deepStrictEqual(
+        dead?.map((d) => d.message),
+        [{ id: read[1]!.id, reason: "deleted from the stream while pending" }]
+      )
+      yield* log.reclaim("c3", { minIdle: Duration.zero, count: 10 })
+      assert.strictEqual((yield* log.stats).deadLettered, 1, "reported once")
+    }).pipe(Effect.scoped)
+  )
+
   it.live("trimming deletes only entries every group has acknowledged", () =>
     Effect.gen(function* () {
       const { log, trimAcknowledged, keys: k, raw } = yield* setup

@@ -1,7 +1,8 @@
 /**
  * The contract suite of the `EventStore` port, run against every implementation (memory in @agg/core, PostgreSQL
  * and PGlite in @agg/storage). It checks the semantics the port documents: outcomes, in-batch duplicates, content
- * comparison independent of payload key order, redelivered delivery ids, gap-free offsets, paging, stats.
+ * comparison independent of payload key order, redelivered delivery ids and the `committed` lookup, gap-free
+ * offsets, paging, stats.
  *
  * Every test uses its own random topic names and delivery ids, so the suite runs on one shared store (a real
  * database) without cleaning up, and tolerates events written by other tests. It does not test adapter-specific
@@ -173,6 +174,30 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
         assert.deepStrictEqual(offsets(again), [null, null, 2])
         assert.deepStrictEqual(yield* topicStats(t), { ...before!, unique: 2 })
         assert.deepStrictEqual(before, { topic: t, unique: 1, duplicates: 1, conflicts: 0 })
+      })
+    )
+
+    it.effect("committed tells which delivery ids belong to committed batches, and changes nothing", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("committed")
+        const [dup, fresh, other, unknown] = [`d-${suffix()}`, `d-${suffix()}`, `d-${suffix()}`, `d-${suffix()}`]
+        assert.deepStrictEqual([...(yield* store.committed([]))], [])
+        assert.deepStrictEqual([...(yield* store.committed([fresh, unknown]))], [], "nothing committed yet")
+        yield* store.commit([
+          { deliveryId: fresh, event: makeEvent(t, "a") },
+          { deliveryId: dup, event: makeEvent(t, "a") } // a duplicate's delivery is committed too
+        ])
+        yield* store.commit([{ deliveryId: fresh, event: makeEvent(t, "a") }]) // redelivery: still one record
+        yield* store.commit(direct([makeEvent(t, "b")])) // direct mode records no id
+        const before = yield* topicStats(t)
+        const answer = yield* store.committed([unknown, dup, fresh, other, fresh])
+        assert.deepStrictEqual([...answer].sort(), [dup, fresh].sort())
+        assert.deepStrictEqual(yield* topicStats(t), before, "a lookup counts nothing")
+        // A delivery the lookup did not know about still commits as new afterwards.
+        const out = yield* store.commit([{ deliveryId: unknown, event: makeEvent(t, "c") }])
+        assert.deepStrictEqual(tags(out), ["New"])
+        assert.deepStrictEqual([...(yield* store.committed([unknown]))], [unknown])
       })
     )
 

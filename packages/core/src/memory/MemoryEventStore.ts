@@ -18,10 +18,10 @@ import { sumTopics } from "../Stats.ts"
 export interface Options {
   /**
    * Runs before every operation; a failure (or defect) replaces the operation, which then changes nothing.
-   * `batch` is the commit's batch, empty for `read` and `stats`.
+   * `batch` is the commit's batch, empty for `committed`, `read` and `stats`.
    */
   readonly fault?: (
-    operation: "commit" | "read" | "stats",
+    operation: "commit" | "committed" | "read" | "stats",
     batch: ReadonlyArray<Delivery>
   ) => Effect.Effect<void, EventStoreError>
 }
@@ -79,6 +79,12 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
         return p.outcomes
       })
 
+    const isCommitted = (deliveryIds: ReadonlyArray<string>) =>
+      Effect.gen(function* () {
+        yield* fault("committed", [])
+        return new Set(deliveryIds.filter((id) => committed.has(id))) as ReadonlySet<string>
+      })
+
     const read = (query: ReadQuery) =>
       Effect.gen(function* () {
         yield* fault("read", [])
@@ -99,7 +105,7 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
       return sumTopics(topics)
     })
 
-    return EventStore.of({ commit, read, stats })
+    return EventStore.of({ commit, committed: isCommitted, read, stats })
   })
 
 /** A layer with a fresh store. @category layers */

@@ -42,6 +42,10 @@ export const makeInventoryStore = () => {
       return plan.outcomes
     })
 
+  // Which delivery ids were committed: asked by the consumer before it dead-letters an entry.
+  const committed = (ids: ReadonlyArray<string>) =>
+    Effect.sync((): ReadonlySet<string> => new Set(ids.filter((id) => deliveries.has(id))))
+
   const read = (query: EventStore.ReadQuery) =>
     Effect.sync(() => {
       const source = query.topic === undefined ? rows : rows.filter((r) => r.topic === query.topic)
@@ -53,5 +57,8 @@ export const makeInventoryStore = () => {
     Stats.sumTopics([...topics.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([topic, c]) => ({ topic, ...c })))
   )
 
-  return { stock, layer: Layer.succeed(EventStore.EventStore, EventStore.EventStore.of({ commit, read, stats })) }
+  return {
+    stock,
+    layer: Layer.succeed(EventStore.EventStore, EventStore.EventStore.of({ commit, committed, read, stats }))
+  }
 }

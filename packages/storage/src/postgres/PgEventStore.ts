@@ -13,6 +13,8 @@
  * 4. insert the new events in one `unnest` statement, in input order (so `seq`, the storage order, follows
  *    arrival), and update the counters on the same locked rows.
  * Every statement is an index lookup or an insert, so the cost does not grow with the table.
+ * `committed(ids)` is one primary-key lookup on `deliveries` (the ids recorded in step 2), never touching events.
+ * On PGlite (one connection) Kysely's connection mutex runs transactions one at a time, so they never interleave.
  *
  * @remarks Does not retry (errors are classified by `PgError` and returned), does not own the schema beyond
  * running the migrations at start-up.
@@ -130,6 +132,17 @@ const commitBatch = (db: Kysely<Database>, batch: ReadonlyArray<EventStore.Deliv
     return result.outcomes
   })
 
+// One primary-key lookup on `deliveries`; events are not touched.
+const committedIds = async (db: Kysely<Database>, ids: ReadonlyArray<string>): Promise<ReadonlySet<string>> => {
+  if (ids.length === 0) return new Set()
+  const rows = await db
+    .selectFrom("deliveries")
+    .select("delivery_id")
+    .where(sql<boolean>`delivery_id = any(${[...new Set(ids)]}::text[])`)
+    .execute()
+  return new Set(rows.map((r) => r.delivery_id))
+}
+
 const readPage = async (db: Kysely<Database>, query: { topic?: string; after: number; limit: number }) => {
   const base = db.selectFrom("events").selectAll()
   const rows =
@@ -181,6 +194,7 @@ export const make = (db: Kysely<Database>) =>
         batch.length === 0
           ? Effect.succeed([])
           : use("commit", () => commitBatch(db, batch)).pipe(Effect.withSpan("PgEventStore.commit")),
+      committed: (ids) => use("committed", () => committedIds(db, ids)),
       read: (query) => use("read", () => readPage(db, query)),
       stats: use("stats", () => readStats(db))
     })

@@ -4,7 +4,11 @@
  * - append: one MULTI { XADD per event ({v, e}, see `Entry`), INCRBY received }: atomic, one round trip.
  * - read: XREADGROUP COUNT/BLOCK ">" on a dedicated (duplicated) connection, since a blocking read stalls its
  *   connection; reads of one log therefore run one at a time.
- * - ack: XACK. reclaim: XAUTOCLAIM with min-idle, then the delivery counts of the claimed ids from XPENDING.
+ * - ack: XACK. reclaim: XAUTOCLAIM with min-idle (in a script, see below), page after page until enough entries
+ *   are claimed or the cursor is back at 0-0, then the delivery counts of the claimed ids from XPENDING. An entry
+ *   deleted from the stream while pending (XDEL, or a MAXLEN trim by someone else) is dropped from the pending
+ *   list by XAUTOCLAIM; the same script records it in the dead-letter stream and counts it, so it stays counted
+ *   (`received` = processed + pending + dead-lettered) instead of vanishing.
  * - deadLetter: one Lua script { XACK; only if it was pending: XADD <key>:dlq {id, reason, deliveries, raw
  *   fields}; INCR counter }, so a double dead-letter (two consumers racing) counts once.
  * - stats: GET received, XINFO GROUPS (lag, pending), GET dead-letter counter.
@@ -72,7 +76,26 @@ redis.call('XADD', KEYS[2], '*', unpack(fields))
 redis.call('INCR', KEYS[3])
 return 1`
 
-const MAX_RECLAIM_SCANS = 16
+// KEYS: stream, dead-letter stream, dead-letter counter. ARGV: group, consumer, min-idle ms, cursor, count.
+// Returns XAUTOCLAIM's reply: {next cursor, {{id, {field, value, ...}}, ...}, {deleted id, ...}}.
+const RECLAIM_SCRIPT = `
+local reply = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local deleted = reply[3]
+if deleted then
+  for _, id in ipairs(deleted) do
+    redis.call('XADD', KEYS[2], '*', 'id', id, 'reason', 'deleted from the stream while pending')
+    redis.call('INCR', KEYS[3])
+  end
+end
+return reply`
+
+type ReclaimReply = [string, Array<[string, Array<string>] | null>, Array<string>?]
+
+const toRecord = (flat: ReadonlyArray<string>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!
+  return out
+}
 
 /** The log and its maintenance operation, on open clients. */
 export interface RedisEventLog {
@@ -167,15 +190,17 @@ export const make = (
         const minIdle = Math.floor(Duration.toMillis(options.minIdle))
         const claimed: Array<RawMessage> = []
         let cursor = "0-0"
-        // XAUTOCLAIM scans a bounded part of the pending list per call; continue until enough or the end.
-        for (let scan = 0; scan < MAX_RECLAIM_SCANS && claimed.length < options.count; scan++) {
-          const reply = await client.xAutoClaim(keys.stream, keys.group, consumer, minIdle, cursor, {
-            COUNT: options.count - claimed.length
-          })
-          for (const m of reply.messages) if (m !== null) claimed.push(m as RawMessage)
-          cursor = reply.nextId
-          if (cursor === "0-0") break
-        }
+        // One XAUTOCLAIM call scans at most 10 × COUNT pending entries, so a pending list whose head is busy
+        // (entries of live consumers) needs several pages: go on until enough are claimed or the cursor is back
+        // at 0-0, so that returning fewer than `count` means "no more idle entries" (the consumer relies on it).
+        do {
+          const [next, messages] = (await client.eval(RECLAIM_SCRIPT, {
+            keys: [keys.stream, keys.deadLetter, keys.deadLettered],
+            arguments: [keys.group, consumer, String(minIdle), cursor, String(options.count - claimed.length)]
+          })) as ReclaimReply
+          for (const m of messages) if (m !== null) claimed.push({ id: m[0], message: toRecord(m[1]) })
+          cursor = next
+        } while (cursor !== "0-0" && claimed.length < options.count)
         if (claimed.length === 0) return []
         const multi = client.multi()
         for (const m of claimed) multi.xPendingRange(keys.stream, keys.group, m.id, m.id, 1)
