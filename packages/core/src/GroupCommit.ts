@@ -144,7 +144,7 @@ export const make = Effect.fnUntraced(function* (
       })
     )
 
-  const fibers = yield* Effect.forEach(Array.from({ length: concurrency }), () => Effect.forkChild(flusher))
+  const fibers = yield* Effect.forEach(Array.from({ length: concurrency }), () => Effect.forkScoped(flusher))
 
   // Graceful close: refuse new callers, let the flushers drain what was accepted, then stop.
   yield* Effect.addFinalizer(() =>

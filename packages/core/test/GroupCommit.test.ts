@@ -30,6 +30,22 @@ const recorder = () => {
 }
 
 describe("GroupCommit", () => {
+  it.effect("keeps committing after the fiber that made it has ended (its flushers live in its scope)", () =>
+    Effect.gen(function* () {
+      const r = recorder()
+      const scope = yield* Scope.make()
+      // As when a layer is built on a short-lived fiber: the maker finishes, the scope stays open.
+      const maker = yield* Effect.forkChild(GroupCommit.make(r.commit, { maxEvents: 10 }).pipe(Scope.provide(scope)))
+      const group = yield* Fiber.join(maker)
+      const outcomes = yield* group.submit(batchOf(0, 3))
+      assert.deepStrictEqual(
+        outcomes.map((o) => o._tag),
+        ["New", "New", "New"]
+      )
+      yield* Scope.close(scope, Exit.void)
+    })
+  )
+
   it.effect("concurrent callers share transactions; each gets its own outcomes after its commit", () =>
     Effect.gen(function* () {
       const r = recorder()

@@ -1,0 +1,162 @@
+/**
+ * Reading a request body within a byte limit, and checking it is JSON: the announced Content-Length is refused up
+ * front when over the limit (node:http then drops the unread body); otherwise bytes are counted as they arrive
+ * and buffering stops at the first byte over the limit. Then strict decoding: UTF-8 (invalid sequences refused, not replaced),
+ * `JSON.parse`, and a walk that refuses what PostgreSQL would refuse later (U+0000, unpaired surrogates) and
+ * nesting deeper than `MAX_JSON_DEPTH`, so bad input always ends as a 4xx and never as a store error.
+ *
+ * Does not validate events (that is `@agg/schema`'s `parsePublishBody`).
+ */
+import type { IncomingMessage } from "node:http"
+import { Effect } from "effect"
+import { BodyAborted, BodyTooLarge, MalformedBody, UnsupportedMediaType } from "./HttpErrors.ts"
+
+/** Deepest nesting of arrays/objects accepted in a body (wrapper + array + event + payload levels included). */
+export const MAX_JSON_DEPTH = 64
+
+const JSON_MEDIA_TYPE = /^application\/json\s*(;|$)/i
+
+/** 415 unless the Content-Type is application/json (parameters such as charset=utf-8 allowed). */
+export const requireJson = (request: IncomingMessage): UnsupportedMediaType | undefined => {
+  const type = request.headers["content-type"]
+  if (type !== undefined && JSON_MEDIA_TYPE.test(type)) {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1]
+    if (charset === undefined || charset.toLowerCase() === "utf-8" || charset.toLowerCase() === "utf8") {
+      return undefined
+    }
+    return new UnsupportedMediaType({ message: `charset ${charset} is not supported: send UTF-8 JSON` })
+  }
+  return new UnsupportedMediaType({
+    message: `Content-Type must be application/json (got ${type === undefined ? "none" : JSON.stringify(type.slice(0, 100))})`
+  })
+}
+
+/** Bytes of an oversized body read and dropped after the 413 before the connection is cut. */
+export const DISCARD_LIMIT = 16 * 1024 * 1024
+
+// Past the limit nothing more is buffered. The rest is read and dropped (so the client, still sending, gets the
+// 413 instead of a reset and may keep its connection), but only up to DISCARD_LIMIT: then the socket is cut.
+const discardRest = (request: IncomingMessage) => {
+  let dropped = 0
+  request.on("data", (chunk: Buffer) => {
+    dropped += chunk.length
+    if (dropped > DISCARD_LIMIT) request.socket.destroy()
+  })
+  request.on("error", () => undefined)
+  request.resume()
+}
+
+const tooLarge = (maxBytes: number) =>
+  new BodyTooLarge({ message: `the request body exceeds the limit of ${maxBytes} bytes` })
+
+/**
+ * Collect the whole body, at most `maxBytes` long, and call `done` once with it or with the error. Plain
+ * callbacks rather than an Effect: the server starts the request's fiber once the body is in, so a request
+ * costs one fiber run without a suspension.
+ */
+export const collectBody = (
+  request: IncomingMessage,
+  maxBytes: number,
+  done: (result: Buffer | BodyTooLarge | BodyAborted) => void
+): void => {
+  const announced = request.headers["content-length"]
+  if (announced !== undefined && Number(announced) > maxBytes) {
+    done(tooLarge(maxBytes))
+    return
+  }
+  const chunks: Array<Buffer> = []
+  let size = 0
+  const cleanup = () => {
+    request.off("data", onData)
+    request.off("end", onEnd)
+    request.off("error", onError)
+    request.off("close", onClose)
+  }
+  const onData = (chunk: Buffer) => {
+    size += chunk.length
+    if (size > maxBytes) {
+      cleanup()
+      discardRest(request)
+      done(tooLarge(maxBytes))
+      return
+    }
+    chunks.push(chunk)
+  }
+  const onEnd = () => {
+    cleanup()
+    done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+  }
+  const onError = () => {
+    cleanup()
+    done(new BodyAborted({ message: "the request body could not be read" }))
+  }
+  const onClose = () => {
+    if (!request.complete) onError()
+  }
+  request.on("data", onData)
+  request.on("end", onEnd)
+  request.on("error", onError)
+  request.on("close", onClose)
+}
+
+// String.prototype.isWellFormed (ES2024, Node ≥ 20) is not in this project's ES2023 lib typings.
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false })
+
+/** What the walk found wrong, or undefined. */
+const inspect = (value: unknown, depth: number, path: string): string | undefined => {
+  if (typeof value === "string") {
+    if (value.includes("\u0000")) return `${path || "body"}: strings must not contain U+0000`
+    if (!isWellFormed(value)) return `${path || "body"}: strings must not contain unpaired UTF-16 surrogates`
+    return undefined
+  }
+  if (typeof value !== "object" || value === null) return undefined
+  if (depth >= MAX_JSON_DEPTH) return `${path || "body"}: nested deeper than ${MAX_JSON_DEPTH} levels`
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = inspect(value[i], depth + 1, `${path}[${i}]`)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  for (const key in value) {
+    const keyPath = path === "" ? key : `${path}.${key}`
+    if (key.includes("\u0000") || !isWellFormed(key)) {
+      return `${path || "body"}: keys must not contain U+0000 or unpaired UTF-16 surrogates`
+    }
+    const problem = inspect((value as Record<string, unknown>)[key], depth + 1, keyPath)
+    if (problem !== undefined) return problem
+  }
+  return undefined
+}
+
+/** Strict UTF-8, then JSON, then the walk; the problem as a client-facing message. Plain code on the hot path. */
+const parseJson = (
+  body: Buffer
+): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string } => {
+  let text: string
+  try {
+    text = utf8.decode(body)
+  } catch {
+    return { ok: false, message: "the request body is not valid UTF-8" }
+  }
+  if (text.trim() === "") return { ok: false, message: "the request body is empty" }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message.slice(0, 200) : "syntax error"
+    return { ok: false, message: `the request body is not valid JSON: ${detail}` }
+  }
+  const problem = inspect(value, 0, "")
+  return problem === undefined
+    ? { ok: true, value }
+    : { ok: false, message: `the request body is not acceptable JSON: ${problem}` }
+}
+
+/** Decode a body as strict UTF-8 JSON. */
+export const decodeJson = (body: Buffer): Effect.Effect<unknown, MalformedBody> => {
+  const result = parseJson(body)
+  return result.ok ? Effect.succeed(result.value) : Effect.fail(new MalformedBody({ message: result.message }))
+}

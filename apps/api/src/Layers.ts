@@ -1,0 +1,99 @@
+/**
+ * The live layers of each mode, from the validated configuration:
+ * - direct: core's group commit (`Ingest.layerDirect`) into `PgEventStore` on PGlite in DATA_DIR, or on
+ *   PostgreSQL when DATABASE_URL is set;
+ * - queued: `Ingest.layerQueued` appending to `RedisEventLog` (STREAM_KEY), reads and stats from `PgEventStore`
+ *   on DATABASE_URL (the workers' database); the log stays in context for /stats and /health.
+ * The store is wrapped once to observe commit batch sizes for /metrics. `memoryDirect`/`memoryQueued` are the
+ * same wiring on the in-memory ports, for tests and HTTP-layer benchmarks. Release order is the reverse of
+ * building: the server stops first, then the group commit drains, then pools and clients close.
+ *
+ * Holds no logic of its own beyond choosing and wiring.
+ */
+import { resolve } from "node:path"
+import { type EventLog, EventStore, Ingest } from "@agg/core"
+import { MemoryEventLog, MemoryEventStore } from "@agg/core/memory"
+import { PgEventStore, RedisEventLog } from "@agg/storage"
+import { Effect, Layer, Redacted } from "effect"
+import type { ApiConfig, Mode, Storage } from "./Config.ts"
+import { Metrics } from "./Metrics.ts"
+import type { AppServices } from "./Server.ts"
+
+/** The store with every successful commit's size recorded in `Metrics`. @category layers */
+export const observeCommits: Layer.Layer<EventStore.EventStore, never, EventStore.EventStore | Metrics> = Layer.effect(
+  EventStore.EventStore,
+  Effect.gen(function* () {
+    const store = yield* EventStore.EventStore
+    const metrics = yield* Metrics
+    return EventStore.EventStore.of({
+      ...store,
+      commit: (batch) =>
+        store.commit(batch).pipe(Effect.tap(() => Effect.sync(() => metrics.recordCommit(batch.length))))
+    })
+  })
+)
+
+const storeLayer = (storage: Storage, poolSize: number) =>
+  storage._tag === "Pglite"
+    ? PgEventStore.layerPglite(storage.dataDir === undefined ? {} : { dataDir: storage.dataDir })
+    : PgEventStore.layer({ url: storage.url, poolSize })
+
+/** Why the services could not start: a store or log that cannot connect or migrate, bad group-commit options. */
+export type StartError =
+  | EventStore.EventStoreError
+  | EventLog.EventLogError
+  | (ReturnType<typeof Ingest.layerDirect> extends Layer.Layer<infer _A, infer E, infer _R> ? E : never)
+
+/** Every service the app needs, for the configured mode. @category layers */
+export const services = (config: ApiConfig): Layer.Layer<AppServices, StartError> => {
+  const mode = config.mode
+  if (mode._tag === "Direct") {
+    const store = observeCommits.pipe(
+      Layer.provide(storeLayer(mode.storage, config.poolSize)),
+      Layer.provideMerge(Metrics.layer)
+    )
+    return Ingest.layerDirect({ maxEvents: config.commit.maxEvents, linger: config.commit.maxWaitMs }).pipe(
+      Layer.provideMerge(store)
+    )
+  }
+  const log = RedisEventLog.layer({ url: mode.redisUrl, streamKey: mode.streamKey })
+  const store = storeLayer({ _tag: "Postgres", url: mode.databaseUrl }, config.poolSize)
+  return Ingest.layerQueued.pipe(Layer.provideMerge(Layer.mergeAll(log, store, Metrics.layer)))
+}
+
+// Host and database only: never credentials.
+const describeUrl = (url: Redacted.Redacted<string>) => {
+  const parsed = new URL(Redacted.value(url))
+  return `${parsed.hostname}${parsed.port === "" ? "" : `:${parsed.port}`}${parsed.pathname === "/" ? "" : parsed.pathname}`
+}
+
+/** Where the data lives, for the start-up log line. @category constructors */
+export const describeData = (mode: Mode): string => {
+  if (mode._tag === "Queued") {
+    return `Redis stream ${mode.streamKey} at ${describeUrl(mode.redisUrl)} -> PostgreSQL at ${describeUrl(mode.databaseUrl)}`
+  }
+  return mode.storage._tag === "Pglite"
+    ? `PGlite in ${mode.storage.dataDir === undefined ? "memory" : resolve(mode.storage.dataDir)}`
+    : `PostgreSQL at ${describeUrl(mode.storage.url)}`
+}
+
+/**
+ * Direct mode on the in-memory store (tests, benchmarks of the HTTP layer): nothing is durable.
+ * @category layers
+ */
+export const memoryDirect = (options: MemoryEventStore.Options = {}): Layer.Layer<AppServices> =>
+  Ingest.layerDirect({ maxEvents: 2000 }).pipe(
+    Layer.provideMerge(
+      observeCommits.pipe(Layer.provide(MemoryEventStore.layerWith(options)), Layer.provideMerge(Metrics.layer))
+    ),
+    Layer.orDie // the fixed options above are valid
+  )
+
+/**
+ * Queued mode on the in-memory log and store (tests, benchmarks of the HTTP layer): nothing is durable.
+ * @category layers
+ */
+export const memoryQueued = (options: MemoryEventLog.Options = {}): Layer.Layer<AppServices | EventLog.EventLog> =>
+  Ingest.layerQueued.pipe(
+    Layer.provideMerge(Layer.mergeAll(MemoryEventLog.layerWith(options), MemoryEventStore.layer, Metrics.layer))
+  )

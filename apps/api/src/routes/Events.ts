@@ -1,0 +1,29 @@
+/**
+ * GET /events?topic=T&after=N&limit=L (SPEC §4): one page of stored events, with `next_after` for the next page
+ * (null when this page was not full). Without `topic`: all topics in storage order. Bad parameters: 400 listing
+ * each problem. Does not cache or reorder: the store defines the order.
+ */
+import { EventStore } from "@agg/core"
+import { parseEventQuery } from "@agg/schema"
+import { Effect } from "effect"
+import { fromDependency, InvalidQuery } from "../HttpErrors.ts"
+import { json, type Route } from "../Route.ts"
+
+/** @category constructors */
+export const routes: ReadonlyArray<Route<EventStore.EventStore>> = [
+  {
+    method: "GET",
+    path: "/events",
+    auth: true,
+    handler: ({ query }) =>
+      Effect.gen(function* () {
+        const parsed = parseEventQuery(new URLSearchParams(query))
+        if (!parsed.ok) {
+          return yield* new InvalidQuery({ message: "invalid query parameters", issues: parsed.issues })
+        }
+        const store = yield* EventStore.EventStore
+        const page = yield* store.read(parsed.query).pipe(Effect.mapError(fromDependency))
+        return json(200, { events: page.events, next_after: page.nextAfter })
+      })
+  }
+]
