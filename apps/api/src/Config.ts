@@ -6,6 +6,7 @@
  * Does not open connections or build layers (see `Layers.ts`). Secrets (URLs, API keys) stay `Redacted`.
  */
 import type { Limits } from "@agg/schema"
+import { PgEventStore } from "@agg/storage"
 import { Config, ConfigProvider, Effect, Option, Redacted, Schema } from "effect"
 
 /** Where events go and where they are read from. @category models */
@@ -102,9 +103,10 @@ export const ApiConfig: Config.Config<ApiConfig> = Config.all({
   apiKeys,
   dataDir: nonEmpty("DATA_DIR", "./.data"),
   maxBodyBytes: intBetween("MAX_BODY_BYTES", 1024, 1024 * 1024 * 1024, 10 * 1024 * 1024),
-  maxEventsPerRequest: intBetween("MAX_EVENTS_PER_REQUEST", 1, 1_000_000, 10_000),
+  // A request commits whole, and one commit inserts at most PgEventStore.maxEventsPerCommit events.
+  maxEventsPerRequest: intBetween("MAX_EVENTS_PER_REQUEST", 1, PgEventStore.maxEventsPerCommit, 10_000),
   maxPayloadBytes: intBetween("MAX_PAYLOAD_BYTES", 16, 64 * 1024 * 1024, 64 * 1024),
-  commitMaxEvents: intBetween("COMMIT_MAX_EVENTS", 1, 100_000, 2_000),
+  commitMaxEvents: intBetween("COMMIT_MAX_EVENTS", 1, PgEventStore.maxEventsPerCommit, 2_000),
   commitMaxWaitMs: intBetween("COMMIT_MAX_WAIT_MS", 0, 10_000, 0),
   poolSize: intBetween("DB_POOL_SIZE", 1, 1_000, 10),
   shutdownTimeoutMs: intBetween("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000),

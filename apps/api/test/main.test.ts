@@ -80,7 +80,10 @@ describe("main: configuration errors", () => {
     [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must be a URL/],
     [{ MAX_BODY_BYTES: "-5" }, /MAX_BODY_BYTES/],
     [{ API_KEYS: "a,,b" }, /API_KEYS/],
-    [{ COMMIT_MAX_EVENTS: "0" }, /COMMIT_MAX_EVENTS/]
+    [{ COMMIT_MAX_EVENTS: "0" }, /COMMIT_MAX_EVENTS/],
+    // one commit inserts at most 65,536 events (the store's position encoding)
+    [{ COMMIT_MAX_EVENTS: "65537" }, /COMMIT_MAX_EVENTS: .*between 1 and 65536/],
+    [{ MAX_EVENTS_PER_REQUEST: "100000" }, /MAX_EVENTS_PER_REQUEST: .*between 1 and 65536/]
   ])("%o stops with exit 1 and a message naming the variable", async (env, message) => {
     const r = run(env)
     expect(await r.exit).toBe(1)

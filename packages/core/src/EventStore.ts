@@ -51,7 +51,10 @@ export interface StoreStats {
 
 /**
  * A page query. With `topic`: that topic's events with offset > `after`, in offset order. Without: every topic,
- * in storage order, with `after` a storage position (the previous page's `nextAfter`).
+ * in storage order, with `after` a storage position (the previous page's `nextAfter`). Either way no commit can
+ * ever add an event before one a read has returned, so a reader paging on while others commit misses nothing and
+ * sees nothing twice; without `topic` a store may show a commit only once the commits that started before it have
+ * finished.
  * @category models
  */
 export interface ReadQuery {

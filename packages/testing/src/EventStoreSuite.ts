@@ -2,7 +2,7 @@
  * The contract suite of the `EventStore` port, run against every implementation (memory in @agg/core, PostgreSQL
  * and PGlite in @agg/storage). It checks the semantics the port documents: outcomes, in-batch duplicates, content
  * comparison independent of payload key order, redelivered delivery ids and the `committed` lookup, gap-free
- * offsets, paging, stats.
+ * offsets, paging (also of all topics while commits run), stats.
  *
  * Every test uses its own random topic names and delivery ids, so the suite runs on one shared store (a real
  * database) without cleaning up, and tolerates events written by other tests. It does not test adapter-specific
@@ -11,7 +11,7 @@
 import { EventStore as Store } from "@agg/core"
 import type { Event, StoredEvent } from "@agg/schema"
 import { assert, layer } from "@effect/vitest"
-import { Effect, type Layer } from "effect"
+import { Deferred, Effect, Fiber, type Layer, Schedule } from "effect"
 
 type Delivery = Store.Delivery
 type Outcome = Store.Outcome
@@ -58,6 +58,42 @@ const readAllOfTopic = (topic: string) =>
     }
     return out
   })
+
+const rowKey = (e: StoredEvent) => `${e.topic}\u0000${e.event_id}\u0000${e.offset}`
+
+/**
+ * A reader of all topics that keeps its place between polls, as a client tailing GET /events would: it follows
+ * `nextAfter` across full pages and, after a page that was not full (`nextAfter` null), reads from the same
+ * cursor again next time, where the rows it already got must come back first, unchanged: a later commit may add
+ * rows only after every row a read returned. `poll` returns the rows no earlier poll returned, in order.
+ * @category testing
+ */
+export const allTopicsReader = (limit: number) => {
+  let after = 0
+  let returned: Array<string> = [] // rows already returned after `after` (by a page that was not full)
+  const poll = Effect.gen(function* () {
+    const store = yield* EventStore
+    const fresh: Array<StoredEvent> = []
+    for (;;) {
+      const page: Store.Page = yield* store.read({ after, limit })
+      const keys = page.events.map(rowKey)
+      assert.deepStrictEqual(
+        keys.slice(0, returned.length),
+        returned,
+        `the rows after ${after} changed since the last read: a commit landed below a returned row`
+      )
+      fresh.push(...page.events.slice(returned.length))
+      if (page.nextAfter === null) {
+        returned = keys
+        return fresh
+      }
+      assert.isAbove(page.nextAfter, after, "nextAfter moves forward")
+      after = page.nextAfter
+      returned = []
+    }
+  })
+  return { poll }
+}
 
 /**
  * Register the `EventStore` contract tests under `name`. `storeLayer` is built once for the whole block and may
@@ -331,6 +367,69 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
         assert.deepStrictEqual(ours, ["b1", "a1", "a2", "b2"])
         const keys = seen.map((e) => `${e.topic}\u0000${e.event_id}`)
         assert.strictEqual(new Set(keys).size, keys.length, "no event twice across pages")
+      })
+    )
+
+    it.effect("a reader paging all topics while commits run sees every committed event exactly once", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const own = Array.from({ length: 4 }, (_, c) => freshTopic(`tail${c}`))
+        const shared = freshTopic("tail-shared")
+        const reader = allTopicsReader(7)
+        const seen: Array<StoredEvent> = []
+        // Start from the current end of the store, so only this test's commits are in flight below.
+        seen.push(...(yield* reader.poll))
+        const start = seen.length
+
+        const done = yield* Deferred.make<void>()
+        const tailing = yield* Effect.forkChild(
+          Effect.gen(function* () {
+            while (!(yield* Deferred.isDone(done))) {
+              seen.push(...(yield* reader.poll))
+              yield* Effect.yieldNow
+            }
+          })
+        )
+        // Four committers, each on its own topic, every third batch also on a shared one (commits that wait on
+        // each other's topic lock).
+        const outcomes = yield* Effect.forEach(
+          own,
+          (topic, c) =>
+            Effect.forEach(
+              Array.from({ length: 12 }, (_, b) => b),
+              (b) => {
+                const events = Array.from({ length: 1 + (b % 4) }, (_, i) => makeEvent(topic, `${c}-${b}-${i}`))
+                if (b % 3 === 0) events.unshift(makeEvent(shared, `${c}-${b}`))
+                return store.commit(direct(events)).pipe(Effect.map((o) => ({ events, o })))
+              }
+            ),
+          { concurrency: "unbounded" }
+        )
+        yield* Deferred.succeed(done, undefined)
+        yield* Fiber.join(tailing)
+
+        const expected = new Set<string>()
+        for (const { events, o } of outcomes.flat()) {
+          for (const [i, e] of events.entries()) {
+            const outcome = o[i]!
+            assert.strictEqual(outcome._tag, "New")
+            if (outcome._tag === "New") expected.add(`${e.topic}\u0000${e.event_id}\u0000${outcome.offset}`)
+          }
+        }
+        const ours = () => seen.slice(start).filter((e) => e.topic === shared || own.includes(e.topic))
+        // A commit shows in all-topics reads once no older writer is still running: poll until everything shows.
+        yield* reader.poll.pipe(
+          Effect.flatMap((rows) => {
+            seen.push(...rows)
+            return ours().length >= expected.size ? Effect.void : Effect.fail("not all commits visible yet" as const)
+          }),
+          Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 250 })
+        )
+        const keys = ours().map(rowKey)
+        assert.strictEqual(new Set(keys).size, keys.length, "no event twice")
+        assert.sameMembers(keys, [...expected], "every committed event, and only those")
+        const all = seen.map(rowKey)
+        assert.strictEqual(new Set(all).size, all.length, "no row twice across polls")
       })
     )
 

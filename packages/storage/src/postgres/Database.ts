@@ -4,14 +4,17 @@
  *
  * @remarks Types only: the DDL lives in the frozen migrations, which do not import this file.
  */
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely"
+import type { ColumnType, Insertable, Selectable, Updateable } from "kysely"
 
 type Int8 = ColumnType<number | string, number | string, number | string>
 
 /** One row per stored (deduplicated) event. */
 export interface EventsTable {
-  /** Global storage order (bigserial). */
-  seq: Generated<number | string>
+  /**
+   * Position in the all-topics order: xid of the inserting transaction * 2^16 + the row's rank in its insert
+   * (see `PgEventStore`). At most 2^53 - 1 (a check constraint), so it is an exact JS number.
+   */
+  pos: Int8
   topic: string
   event_id: string
   /** Per-topic, gap-free, from 1. */

@@ -10,9 +10,31 @@
  *    before, so their deliveries are `Redelivered`;
  * 3. fetch the stored content hashes of the batch's keys, and let core's `CommitPlan` classify and assign
  *    offsets from the locked counts (race-free: nobody else can touch these topics until we commit);
- * 4. insert the new events in one `unnest` statement, in input order (so `seq`, the storage order, follows
- *    arrival), and update the counters on the same locked rows.
+ * 4. insert the new events in one `unnest` statement, in input order, and update the counters on the same
+ *    locked rows.
  * Every statement is an index lookup or an insert, so the cost does not grow with the table.
+ *
+ * Reading all topics. A per-topic page is safe because offsets are assigned under the topic lock held to commit.
+ * Across topics no lock orders the writers, and an insert-time sequence would not do: a transaction can take a
+ * lower number and commit after a reader has already paged past a higher one, which it would then never see.
+ * So each row's position is `pos = xid * 2^16 + rank`: `xid` is the inserting transaction's id
+ * (`pg_current_xact_id()`), `rank` the row's index in the one insert each commit makes. A read of all topics
+ * returns only rows below `horizon * 2^16`, where `horizon` is, in the statement's own snapshot, the lowest xid
+ * that may still commit rows into this database: the oldest in-progress xid, skipping those
+ * `pg_stat_activity` shows running in another database (they can never write here), and at most the snapshot's
+ * `xmax` (the first xid not yet assigned). Every transaction below the horizon has finished, so its rows are
+ * visible to the statement, and any transaction still running or not yet begun has an xid >= horizon: no commit
+ * can ever add a row below a cursor the read returned. A skip is decided only on a fact that cannot change (an xid
+ * is bound to its backend and database for life), so the order of these lookups does not matter; an xid the view
+ * does not show (it finished meanwhile, a prepared transaction, a role without the right to see it) is kept, which
+ * only delays rows.
+ * The price: a commit becomes visible to all-topics reads once every older transaction in this database has
+ * finished (a long-running writer here holds them back; per-topic reads never wait). And within one topic the
+ * all-topics order follows offsets except when commits touching several topics race: a commit that took its xid
+ * on one topic and then waited for another topic's lock is placed before the commit it waited for (each row is
+ * still read exactly once; per-topic reads are in offset order). Bounds: `pos` stays an
+ * exact JS number while xid < 2^37 (137 billion transactions over the cluster's life; a commit past it fails with
+ * the check constraint `events_pos_js_safe`), and a commit inserts at most 2^16 = 65,536 new events.
  * `committed(ids)` is one primary-key lookup on `deliveries` (the ids recorded in step 2), never touching events.
  * On PGlite (one connection) Kysely's connection mutex runs transactions one at a time, so they never interleave.
  *
@@ -49,6 +71,28 @@ export interface PgliteConfig {
 
 // ----------------------------------------------------------------------------------------------------------------
 // SQL (plain async Kysely functions; the Effect boundary is `make`)
+
+/** Bits of `pos` below the xid: a commit inserts at most 2^RANK_BITS new events (see the module comment). */
+const RANK_BITS = 16
+const RANK_LIMIT = 2 ** RANK_BITS
+
+/**
+ * Most new events one commit may insert (2^16). Callers that size commits (the api's group commit and request
+ * limit, the worker's batch size) must stay at or below it. @category models
+ */
+export const maxEventsPerCommit = RANK_LIMIT
+
+/**
+ * `horizon * 2^RANK_BITS` of the module comment, as a bigint expression. Both `pg_current_snapshot()` calls
+ * return the statement's snapshot, the one its scan of `events` uses.
+ */
+const VISIBLE_BELOW = sql<string>`(least(
+  pg_snapshot_xmax(pg_current_snapshot()),
+  (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+   WHERE NOT EXISTS (
+     SELECT 1 FROM pg_stat_activity a
+     WHERE a.backend_xid = x::xid AND a.datname IS DISTINCT FROM current_database()))
+)::text::bigint * ${sql.lit(RANK_LIMIT)})`
 
 const toStoredEvent = (row: EventRow): StoredEvent => ({
   topic: row.topic,
@@ -99,12 +143,17 @@ const commitBatch = (db: Kysely<Database>, batch: ReadonlyArray<EventStore.Deliv
     )
 
     if (result.inserts.length > 0) {
-      // Input order, so storage order (seq) follows arrival. No sort is needed against deadlocks: a unique-key
+      // Input order, so `pos` follows arrival within the commit. No sort is needed against deadlocks: a unique-key
       // wait needs another writer inserting the same (topic, event_id), and that writer would hold our topic lock.
+      // This is the transaction's only insert into events, so the rank (ordinality - 1) is unique within its xid.
       const rows = result.inserts
+      if (rows.length > RANK_LIMIT) {
+        throw new Error(`a commit may insert at most ${RANK_LIMIT} new events, this batch has ${rows.length}`)
+      }
       await sql`
-        INSERT INTO events (topic, event_id, "offset", ts, source, payload, content_hash)
-        SELECT r.topic, r.event_id, r.off, r.ts, r.source, r.payload::jsonb, r.hash
+        INSERT INTO events (pos, topic, event_id, "offset", ts, source, payload, content_hash)
+        SELECT pg_current_xact_id()::text::bigint * ${sql.lit(RANK_LIMIT)} + r.rank - 1,
+               r.topic, r.event_id, r.off, r.ts, r.source, r.payload::jsonb, r.hash
         FROM unnest(
           ${rows.map((r) => r.delivery.event.topic)}::text[],
           ${rows.map((r) => r.delivery.event.event_id)}::text[],
@@ -113,7 +162,7 @@ const commitBatch = (db: Kysely<Database>, batch: ReadonlyArray<EventStore.Deliv
           ${rows.map((r) => r.delivery.event.source)}::text[],
           ${rows.map((r) => JSON.stringify(r.delivery.event.payload))}::text[],
           ${rows.map((r) => r.hash)}::text[]
-        ) AS r(topic, event_id, off, ts, source, payload, hash)`.execute(trx)
+        ) WITH ORDINALITY AS r(topic, event_id, off, ts, source, payload, hash, rank)`.execute(trx)
     }
     if (result.topics.length > 0) {
       await sql`
@@ -147,7 +196,12 @@ const readPage = async (db: Kysely<Database>, query: { topic?: string; after: nu
   const base = db.selectFrom("events").selectAll()
   const rows =
     query.topic === undefined
-      ? await base.where("seq", ">", query.after).orderBy("seq").limit(query.limit).execute()
+      ? await base
+          .where("pos", ">", query.after)
+          .where(sql<boolean>`pos < ${VISIBLE_BELOW}`)
+          .orderBy("pos")
+          .limit(query.limit)
+          .execute()
       : await base
           .where("topic", "=", query.topic)
           .where("offset", ">", query.after)
@@ -156,7 +210,7 @@ const readPage = async (db: Kysely<Database>, query: { topic?: string; after: nu
           .execute()
   const last = rows.at(-1)
   const nextAfter =
-    rows.length < query.limit || last === undefined ? null : Number(query.topic === undefined ? last.seq : last.offset)
+    rows.length < query.limit || last === undefined ? null : Number(query.topic === undefined ? last.pos : last.offset)
   return { events: rows.map(toStoredEvent), nextAfter }
 }
 

@@ -16,7 +16,9 @@ export const up = async (db: Kysely<any>): Promise<void> => {
 
   await db.schema
     .createTable("events")
-    .addColumn("seq", "bigserial", (c) => c.primaryKey())
+    // Position in the all-topics order (see PgEventStore): the inserting transaction's xid * 2^16 + the row's rank
+    // in that transaction. Assigned by the commit, never by a sequence. Capped to stay an exact JS number.
+    .addColumn("pos", "bigint", (c) => c.primaryKey())
     .addColumn("topic", "text", (c) => c.notNull())
     .addColumn("event_id", "text", (c) => c.notNull())
     .addColumn("offset", "bigint", (c) => c.notNull())
@@ -28,6 +30,7 @@ export const up = async (db: Kysely<any>): Promise<void> => {
     // dedup lookups by key; reads of a topic after an offset
     .addUniqueConstraint("events_topic_event_id_key", ["topic", "event_id"])
     .addUniqueConstraint("events_topic_offset_key", ["topic", "offset"])
+    .addCheckConstraint("events_pos_js_safe", sql`pos between 0 and 9007199254740991`)
     .execute()
 
   await db.schema
