@@ -8,8 +8,7 @@
  * Does not validate events (that is `@agg/schema`'s `parsePublishBody`).
  */
 import type { IncomingMessage } from "node:http"
-import { Effect } from "effect"
-import { BodyAborted, BodyTooLarge, MalformedBody, UnsupportedMediaType } from "./HttpErrors.ts"
+import { BodyAborted, BodyTooLarge, UnsupportedMediaType } from "./HttpErrors.ts"
 
 /** Deepest nesting of arrays/objects accepted in a body (wrapper + array + event + payload levels included). */
 export const MAX_JSON_DEPTH = 64
@@ -104,35 +103,62 @@ const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): 
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false })
 
-/** What the walk found wrong, or undefined. */
-const inspect = (value: unknown, depth: number, path: string): string | undefined => {
+/** What the walk found wrong, and where: the path's segments, innermost first (pushed while unwinding). */
+interface Found {
+  readonly what: string
+  readonly segments: Array<string | number>
+}
+
+const found = (what: string): Found => ({ what, segments: [] })
+
+/**
+ * The first problem of a parsed value, or undefined. `strings`: whether strings and keys need checking at all
+ * (see `parseJson`); depth is always checked. The path is only built for a problem, not for every value.
+ */
+const walk = (value: unknown, depth: number, strings: boolean): Found | undefined => {
   if (typeof value === "string") {
-    if (value.includes("\u0000")) return `${path || "body"}: strings must not contain U+0000`
-    if (!isWellFormed(value)) return `${path || "body"}: strings must not contain unpaired UTF-16 surrogates`
+    if (!strings) return undefined
+    if (value.includes("\u0000")) return found("strings must not contain U+0000")
+    if (!isWellFormed(value)) return found("strings must not contain unpaired UTF-16 surrogates")
     return undefined
   }
   if (typeof value !== "object" || value === null) return undefined
-  if (depth >= MAX_JSON_DEPTH) return `${path || "body"}: nested deeper than ${MAX_JSON_DEPTH} levels`
+  if (depth >= MAX_JSON_DEPTH) return found(`nested deeper than ${MAX_JSON_DEPTH} levels`)
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const problem = inspect(value[i], depth + 1, `${path}[${i}]`)
-      if (problem !== undefined) return problem
+      const problem = walk(value[i], depth + 1, strings)
+      if (problem !== undefined) {
+        problem.segments.push(i)
+        return problem
+      }
     }
     return undefined
   }
   for (const key in value) {
-    const keyPath = path === "" ? key : `${path}.${key}`
-    if (key.includes("\u0000") || !isWellFormed(key)) {
-      return `${path || "body"}: keys must not contain U+0000 or unpaired UTF-16 surrogates`
+    if (strings && (key.includes("\u0000") || !isWellFormed(key))) {
+      return found("keys must not contain U+0000 or unpaired UTF-16 surrogates")
     }
-    const problem = inspect((value as Record<string, unknown>)[key], depth + 1, keyPath)
-    if (problem !== undefined) return problem
+    const problem = walk((value as Record<string, unknown>)[key], depth + 1, strings)
+    if (problem !== undefined) {
+      problem.segments.push(key)
+      return problem
+    }
   }
   return undefined
 }
 
+/** `a.b[2].c` from the segments (innermost first); "body" for the root. */
+const pathOf = (segments: ReadonlyArray<string | number>): string => {
+  let path = ""
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const segment = segments[i]!
+    path = typeof segment === "number" ? `${path}[${segment}]` : path === "" ? segment : `${path}.${segment}`
+  }
+  return path || "body"
+}
+
 /** Strict UTF-8, then JSON, then the walk; the problem as a client-facing message. Plain code on the hot path. */
-const parseJson = (
+export const parseJson = (
   body: Buffer
 ): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string } => {
   let text: string
@@ -149,14 +175,10 @@ const parseJson = (
     const detail = cause instanceof Error ? cause.message.slice(0, 200) : "syntax error"
     return { ok: false, message: `the request body is not valid JSON: ${detail}` }
   }
-  const problem = inspect(value, 0, "")
+  // U+0000 and lone surrogates can only come from \u escapes: the text is valid UTF-8 (which cannot encode a
+  // surrogate) and JSON refuses raw control characters. Without a "\u" in the text only the depth needs a walk.
+  const problem = walk(value, 0, text.includes("\\u"))
   return problem === undefined
     ? { ok: true, value }
-    : { ok: false, message: `the request body is not acceptable JSON: ${problem}` }
-}
-
-/** Decode a body as strict UTF-8 JSON. */
-export const decodeJson = (body: Buffer): Effect.Effect<unknown, MalformedBody> => {
-  const result = parseJson(body)
-  return result.ok ? Effect.succeed(result.value) : Effect.fail(new MalformedBody({ message: result.message }))
+    : { ok: false, message: `the request body is not acceptable JSON: ${pathOf(problem.segments)}: ${problem.what}` }
 }

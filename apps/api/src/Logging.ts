@@ -11,7 +11,34 @@ import { Config, Effect, Layer, Logger, References } from "effect"
 /** How long lines may wait to be written together. */
 export const BATCH_WINDOW = "20 millis"
 
-const batchedJson = Logger.batched(Logger.formatJson, {
+const isPrimitive = (value: unknown): boolean => {
+  const type = typeof value
+  return value === null || type === "string" || type === "number" || type === "boolean" || type === "undefined"
+}
+
+/**
+ * `Logger.formatJson`'s line, written directly for the common line: a single string message, primitive
+ * annotations, no spans and no cause (an access log line, most lines). Then plain `JSON.stringify` of the parts
+ * gives exactly the line `Logger.formatJson` would (it differs only on bigints, errors, getters, redacted values
+ * and cycles, which primitives cannot hold), at a fraction of its cost: no structured copy, no replacer. Any other
+ * line goes through `Logger.formatJson`.
+ */
+export const formatJson: Logger.Logger<unknown, string> = Logger.make((options) => {
+  const message = Array.isArray(options.message) && options.message.length === 1 ? options.message[0] : undefined
+  if (typeof message !== "string" || options.cause.reasons.length > 0) return Logger.formatJson.log(options)
+  if (options.fiber.getRef(References.CurrentLogSpans).length > 0) return Logger.formatJson.log(options)
+  const annotations = options.fiber.getRef(References.CurrentLogAnnotations)
+  for (const key of Object.keys(annotations)) {
+    if (!isPrimitive(annotations[key])) return Logger.formatJson.log(options)
+  }
+  return (
+    `{"message":${JSON.stringify(message)},"level":"${options.logLevel.toUpperCase()}",` +
+    `"timestamp":"${options.date.toISOString()}","annotations":${JSON.stringify(annotations)},` +
+    `"spans":{},"fiberId":"#${options.fiber.id}"}`
+  )
+})
+
+const batchedJson = Logger.batched(formatJson, {
   window: BATCH_WINDOW,
   flush: (lines) =>
     Effect.sync(() => {

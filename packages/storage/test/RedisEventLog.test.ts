@@ -7,7 +7,7 @@ import { eventLogSuite } from "@agg/testing/EventLogSuite"
 import { checkRedis, describeWithServices, useRedisPrefix } from "@agg/testing/TestServices"
 import { assert, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Schedule } from "effect"
-import { createClient } from "redis"
+import { createClient, type MultiErrorReply } from "redis"
 import * as RedisEventLog from "../src/redis/RedisEventLog.ts"
 import * as StreamKeys from "../src/redis/StreamKeys.ts"
 
@@ -67,6 +67,63 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         ]
       )
       assert.isTrue(got.every((e) => e.deliveries === 1))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("concurrent appends (a group append) keep each caller's events whole, in order, and counted", () =>
+    Effect.gen(function* () {
+      const { log } = yield* setup
+      // 60 callers in one turn: 1..3 events each, plus three of 900 that push the group over its size cap.
+      const batches = Array.from({ length: 60 }, (_, c) =>
+        Array.from({ length: c % 20 === 7 ? 900 : (c % 3) + 1 }, (_, i) => ({ ...event(i), event_id: `c${c}-${i}` }))
+      )
+      yield* Effect.forEach(batches, (batch) => log.append(batch), { concurrency: "unbounded", discard: true })
+      const total = batches.reduce((n, b) => n + b.length, 0)
+      assert.strictEqual((yield* log.stats).received, total)
+      const got = yield* log.read("c1", { count: total + 10, block: Duration.millis(20) })
+      const ids = got.map((e) => (e._tag === "Event" ? e.event.event_id : e.reason))
+      assert.strictEqual(ids.length, total)
+      // Each caller's events are contiguous and in its order.
+      for (const batch of batches) {
+        const start = ids.indexOf(batch[0]!.event_id)
+        assert.deepStrictEqual(
+          ids.slice(start, start + batch.length),
+          batch.map((e) => e.event_id)
+        )
+      }
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a failed group append fails every caller of the group with the same error", () =>
+    Effect.gen(function* () {
+      const { log, keys: k, raw } = yield* setup
+      yield* Effect.promise(() => raw.del(k.stream).then(() => raw.set(k.stream, "not a stream")))
+      const errors = yield* Effect.forEach([1, 2, 3, 4], (i) => Effect.flip(log.append([event(i)])), {
+        concurrency: "unbounded"
+      })
+      assert.strictEqual(errors.length, 4)
+      for (const error of errors) {
+        assert.strictEqual(error.operation, "append")
+        assert.isFalse(error.retryable, error.message)
+        const replies = [...(error.cause as MultiErrorReply).errors()].map((e) => e.message)
+        assert.isTrue(replies.length > 0 && replies.every((m) => m.startsWith("WRONGTYPE")), replies.join("; "))
+      }
+      assert.strictEqual(new Set(errors).size, 1, "one error, shared")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("an append interrupted before its group is sent writes nothing", () =>
+    Effect.gen(function* () {
+      const { log } = yield* setup
+      const interrupted = yield* Effect.forkChild(log.append([event(1)]))
+      yield* Fiber.interrupt(interrupted) // within the same turn: before the group's setImmediate
+      yield* log.append([event(2)])
+      assert.strictEqual((yield* log.stats).received, 1)
+      const got = yield* log.read("c1", short)
+      assert.deepStrictEqual(
+        got.map((e) => (e._tag === "Event" ? e.event.event_id : e.reason)),
+        ["e2"]
+      )
     }).pipe(Effect.scoped)
   )
 
@@ -235,10 +292,11 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         const blocking = yield* open(`${streamKey}:log:blocking`)
         const raw = yield* open(`${streamKey}:admin`)
         const { log } = yield* RedisEventLog.make(client, blocking, k)
-        const waitFor = (name: string, cmd: string) =>
+        type ClientInfo = Awaited<ReturnType<typeof raw.clientList>>[number]
+        const waitFor = (name: string, cmd: string, also: (c: ClientInfo) => boolean = () => true) =>
           Effect.promise(() => raw.clientList()).pipe(
             Effect.flatMap((list) => {
-              const found = list.find((c) => c.name === name && c.cmd === cmd)
+              const found = list.find((c) => c.name === name && c.cmd === cmd && also(c))
               return found === undefined ? Effect.fail(`${name} not in ${cmd} yet` as const) : Effect.succeed(found.id)
             }),
             Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 })
@@ -254,13 +312,14 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         assert.isTrue(readError.retryable, readError.message)
 
         // The command connection, killed with an append in flight: it is queued on the socket behind a BLPOP that
-        // holds the connection, so the server never runs its MULTI.
+        // holds the connection, so the server never runs its MULTI. The group append sends on the next event-loop
+        // turn: wait until its bytes sit unprocessed in the server's query buffer of that connection.
         const holding = yield* Effect.forkChild(
           Effect.promise(() => client.blPop(`${streamKey}:never`, 10).catch((e: unknown) => e))
         )
         const mainId = yield* waitFor(`${streamKey}:log`, "blpop")
         const appending = yield* Effect.forkChild(log.append([event(1)]))
-        yield* Effect.yieldNow
+        yield* waitFor(`${streamKey}:log`, "blpop", (c) => Number(c.qbuf) > 0)
         yield* kill(mainId)
         const appendError = yield* Effect.flip(Fiber.join(appending))
         yield* Fiber.join(holding)

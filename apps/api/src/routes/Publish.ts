@@ -5,14 +5,21 @@
  *
  * Order of checks: auth (401) and Content-Type (415) before the body is read, size (413, counted while
  * `Server` reads it), UTF-8 + JSON (400), shape and events (400, or 413 when too many), then ingest (503 +
- * Retry-After when it cannot take them). Does not deduplicate or count: core does. The hot path is a flat pipe (no generator) with the
- * services resolved once, when the route is built.
+ * Retry-After when it cannot take them). Does not deduplicate or count: core does. The hot path is plain code up to
+ * the one Effect that calls ingest, with the services resolved once, when the route is built.
  */
 import type { Ingest } from "@agg/core"
 import { type Event, type Limits, makePublishBody, type PublishBodyResult } from "@agg/schema"
 import { Effect } from "effect"
-import { decodeJson, requireJson } from "../Body.ts"
-import { EmptyBatch, fromDependency, InvalidEvents, TooManyEvents } from "../HttpErrors.ts"
+import { parseJson, requireJson } from "../Body.ts"
+import {
+  EmptyBatch,
+  fromDependency,
+  type HttpError,
+  InvalidEvents,
+  MalformedBody,
+  TooManyEvents
+} from "../HttpErrors.ts"
 import type { MetricsRegistry } from "../Metrics.ts"
 import { json, type Reply, type Route } from "../Route.ts"
 
@@ -40,37 +47,34 @@ export const routes = (
   metrics: MetricsRegistry
 ): ReadonlyArray<Route<never>> => {
   const parse = makePublishBody(limits)
-  const validate = (
-    value: unknown
-  ): Effect.Effect<ReadonlyArray<Event>, EmptyBatch | TooManyEvents | InvalidEvents> => {
-    const result = parse(value)
-    return result.ok ? Effect.succeed(result.events) : Effect.fail(refused(result))
-  }
   const answer = (result: Ingest.PublishResult): Reply => {
     metrics.recordAccepted(result.accepted)
     return ingest.mode === "direct"
       ? json(200, { accepted: result.accepted, unique: result.unique ?? 0, duplicates: result.duplicates ?? 0 })
       : json(202, { accepted: result.accepted })
   }
+  const publish = (events: ReadonlyArray<Event>): Effect.Effect<Reply, HttpError> =>
+    Effect.matchEffect(ingest.publish(events), {
+      onFailure: (error) =>
+        Effect.logWarning("publish failed", { reason: error.reason, error: error.message }).pipe(
+          Effect.andThen(Effect.fail(fromDependency(error)))
+        ),
+      onSuccess: (result) => Effect.succeed(answer(result))
+    })
   return [
     {
       method: "POST",
       path: "/publish",
       auth: true,
       body: { maxBytes: limits.maxBodyBytes, precheck: requireJson },
-      handler: ({ body }) =>
-        decodeJson(body).pipe(
-          Effect.flatMap(validate),
-          Effect.flatMap((events) =>
-            ingest.publish(events).pipe(
-              Effect.tapError((error) =>
-                Effect.logWarning("publish failed", { reason: error.reason, error: error.message })
-              ),
-              Effect.mapError(fromDependency)
-            )
-          ),
-          Effect.map(answer)
-        )
+      // Decoding and validation are plain code (an invalid body fails without running anything); only the
+      // ingest call is an Effect.
+      handler: ({ body }) => {
+        const decoded = parseJson(body)
+        if (!decoded.ok) return Effect.fail(new MalformedBody({ message: decoded.message }))
+        const result = parse(decoded.value)
+        return result.ok ? publish(result.events) : Effect.fail(refused(result))
+      }
     }
   ]
 }
