@@ -1,0 +1,46 @@
+/**
+ * The worker process's start-up contract, on the real entry point: `--help` prints every variable and exits 0
+ * (the docker rehearsal runs it), and a bad setting stops the process with exit 1 and a JSON log line naming the
+ * variable, before any connection is attempted.
+ */
+import { assert, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { variables } from "../src/WorkerConfig.ts"
+import { entries, spawnNode } from "./utils/Processes.ts"
+
+const run = (env: Record<string, string>, args: ReadonlyArray<string> = []) =>
+  Effect.gen(function* () {
+    const proc = yield* spawnNode("worker", entries.worker, { args, env })
+    const status = yield* proc.exit.pipe(Effect.timeout("30 seconds"))
+    return { status, output: proc.output() }
+  }).pipe(Effect.scoped)
+
+it.live("--help lists every variable and exits 0", () =>
+  Effect.gen(function* () {
+    const { status, output } = yield* run({}, ["--help"])
+    assert.deepStrictEqual(status, { code: 0, signal: null })
+    for (const [name] of variables) assert.include(output, name)
+  })
+)
+
+it.live("a bad setting stops the worker at start, naming the variable", () =>
+  Effect.gen(function* () {
+    const { status, output } = yield* run({
+      DATABASE_URL: "postgres://agg@127.0.0.1:1/none",
+      REDIS_URL: "redis://127.0.0.1:1",
+      WORKER_MAX_DELIVERIES: "zero"
+    })
+    assert.strictEqual(status.code, 1)
+    const line = JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as { level?: string; message?: string }
+    assert.strictEqual(line.level, "FATAL")
+    assert.include(line.message, "WORKER_MAX_DELIVERIES")
+  })
+)
+
+it.live("a missing required variable is named", () =>
+  Effect.gen(function* () {
+    const { status, output } = yield* run({ DATABASE_URL: "postgres://agg@127.0.0.1:1/none" })
+    assert.strictEqual(status.code, 1)
+    assert.include(output, "REDIS_URL")
+  })
+)

@@ -1,0 +1,158 @@
+/**
+ * The invariants of SPEC §5, checked exactly after a drain: against the PostgreSQL tables themselves (one row per
+ * key, offsets 1..count per topic, exactly the expected ids), against GET /stats (counters add up, nothing pending)
+ * and against Redis (no entry left pending for any consumer).
+ *
+ * Deliberately does not wait: call it at a quiet point (see `waitDrained`).
+ */
+import type { Stats } from "@agg/publisher"
+import { Data, Effect } from "effect"
+import pg from "pg"
+import { createClient } from "redis"
+import { waitFor } from "./Http.ts"
+import { getStats } from "./Publish.ts"
+
+/** An invariant that does not hold, with what was found. */
+export class InvariantViolated extends Data.TaggedError("InvariantViolated")<{ readonly message: string }> {}
+
+const violated = (message: string) => Effect.fail(new InvariantViolated({ message }))
+
+/** Run one query on a short-lived connection. */
+export const query = <R extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: ReadonlyArray<unknown> = []
+): Effect.Effect<ReadonlyArray<R>, InvariantViolated> =>
+  Effect.tryPromise({
+    try: async () => {
+      const client = new pg.Client({ connectionString: url })
+      await client.connect()
+      try {
+        return (await client.query<R>(text, [...values])).rows
+      } finally {
+        await client.end()
+      }
+    },
+    catch: (cause) => new InvariantViolated({ message: `query failed: ${text}: ${String(cause)}` })
+  })
+
+/** Wait until the api reports nothing pending and every published event accounted for. */
+export const waitDrained = (
+  apiUrl: string,
+  options: { readonly minReceived: number; readonly timeoutMs?: number; readonly context?: () => string }
+) =>
+  waitFor(
+    `a drained stream (pending == 0, received >= ${options.minReceived}, received == unique + duplicates)`,
+    getStats(apiUrl),
+    (s) =>
+      s.pending === 0 && s.received >= options.minReceived && s.received === s.unique_processed + s.duplicate_dropped,
+    {
+      timeoutMs: options.timeoutMs ?? 90_000,
+      intervalMs: 200,
+      ...(options.context ? { context: options.context } : {})
+    }
+  )
+
+/**
+ * The stored rows are exactly `expected`: for each topic, one row per expected id and no other, offsets exactly
+ * 1..count; no topic that was not expected.
+ */
+export const verifyStore = (databaseUrl: string, expected: ReadonlyMap<string, ReadonlySet<string>>) =>
+  Effect.gen(function* () {
+    // int8 arrives as text from node-postgres; order by the numeric column, not the text alias.
+    const rows = yield* query<{ topic: string; event_id: string; off: string }>(
+      databaseUrl,
+      `select topic, event_id, "offset"::text as off from events order by topic, "offset"`
+    )
+    const byTopic = new Map<string, Array<{ event_id: string; offset: number }>>()
+    for (const row of rows) {
+      const list = byTopic.get(row.topic) ?? []
+      list.push({ event_id: row.event_id, offset: Number(row.off) })
+      byTopic.set(row.topic, list)
+    }
+    const unexpected = [...byTopic.keys()].filter((t) => !expected.has(t))
+    if (unexpected.length > 0) return yield* violated(`unexpected topics stored: ${unexpected.join(", ")}`)
+    for (const [topic, ids] of expected) {
+      const stored = byTopic.get(topic) ?? []
+      if (stored.length !== ids.size)
+        return yield* violated(`topic ${topic}: ${stored.length} rows stored, ${ids.size} expected`)
+      const seen = new Set<string>()
+      for (const [i, row] of stored.entries()) {
+        if (row.offset !== i + 1)
+          return yield* violated(`topic ${topic}: offset ${row.offset} at position ${i + 1} (offsets not 1..count)`)
+        if (seen.has(row.event_id)) return yield* violated(`topic ${topic}: event ${row.event_id} stored twice`)
+        if (!ids.has(row.event_id)) return yield* violated(`topic ${topic}: unexpected event ${row.event_id}`)
+        seen.add(row.event_id)
+      }
+    }
+    // The per-topic counter rows must agree with the rows themselves.
+    const counters = yield* query<{ topic: string; unique_count: string }>(
+      databaseUrl,
+      "select topic, unique_count::text as unique_count from topics"
+    )
+    for (const { topic, unique_count } of counters) {
+      const stored = byTopic.get(topic)?.length ?? 0
+      if (Number(unique_count) !== stored)
+        return yield* violated(`topic ${topic}: counter says ${unique_count} unique, ${stored} rows stored`)
+    }
+    return rows.length
+  })
+
+/**
+ * GET /stats after a drain: nothing pending, `received == unique_processed + duplicate_dropped`, exactly the
+ * expected unique count, every expected topic listed, and `received` between what was accepted and what may have
+ * been appended by ambiguous retries.
+ */
+export const verifyStats = (
+  stats: Stats,
+  expected: {
+    readonly unique: number
+    readonly topics: Iterable<string>
+    readonly minReceived: number
+    readonly maxReceived: number
+  }
+) =>
+  Effect.gen(function* () {
+    const show = JSON.stringify({ ...stats, topics: `${stats.topics.length} topics` })
+    if (stats.pending !== 0) return yield* violated(`pending ${stats.pending} after drain: ${show}`)
+    if (stats.received !== stats.unique_processed + stats.duplicate_dropped)
+      return yield* violated(`received != unique_processed + duplicate_dropped: ${show}`)
+    if (stats.unique_processed !== expected.unique)
+      return yield* violated(`unique_processed ${stats.unique_processed}, expected ${expected.unique}: ${show}`)
+    if (stats.received < expected.minReceived || stats.received > expected.maxReceived)
+      return yield* violated(
+        `received ${stats.received} outside [${expected.minReceived}, ${expected.maxReceived}]: ${show}`
+      )
+    const listed = new Set(stats.topics)
+    const missing = [...expected.topics].filter((t) => !listed.has(t))
+    if (missing.length > 0) return yield* violated(`topics missing from /stats: ${missing.join(", ")}`)
+  })
+
+/** A short-lived Redis connection for one check. */
+export const withRedis = <A>(url: string, f: (client: ReturnType<typeof redisClient>) => Promise<A>) =>
+  Effect.tryPromise({
+    try: async () => {
+      const client = await redisClient(url).connect()
+      try {
+        return await f(client)
+      } finally {
+        client.destroy()
+      }
+    },
+    catch: (cause) => new InvariantViolated({ message: `redis check failed: ${String(cause)}` })
+  })
+
+const redisClient = (url: string) => createClient({ url, RESP: 2 }).on("error", () => undefined)
+
+/** Entries pending per consumer, over every group of the stream (empty when none are pending). */
+export const pendingByConsumer = (redisUrl: string, streamKey: string) =>
+  withRedis(redisUrl, async (client) => {
+    const groups = await client.xInfoGroups(streamKey)
+    const pending = new Map<string, number>()
+    for (const group of groups) {
+      const consumers = await client.xInfoConsumers(streamKey, group.name)
+      for (const consumer of consumers)
+        if (consumer.pending > 0) pending.set(consumer.name, (pending.get(consumer.name) ?? 0) + consumer.pending)
+    }
+    return pending
+  })
