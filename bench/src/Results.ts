@@ -1,0 +1,405 @@
+/**
+ * A run's results: the JSON document, the targets of issue 8 computed as ratios against the baselines of the same
+ * run, and the Markdown rendering written beside the JSON and printed at the end.
+ *
+ * @remarks Targets are reported, never asserted: a missed target is a ✗ in the table, not a failed run. A
+ * scenario that failed is listed under "errors" and its targets show as not measured.
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import type { Machine } from "./Machine.ts"
+import type { ProfileSummary } from "./profile.ts"
+import type { DrainResult } from "./scenarios/Drain.ts"
+import type { IngestRow, LatencyRow } from "./scenarios/HttpIngest.ts"
+import type { RawInsertResult } from "./scenarios/RawInsert.ts"
+import type { SeedConsumerResult } from "./scenarios/SeedConsumer.ts"
+
+export interface BenchResults {
+  readonly startedAt: string
+  readonly totalSeconds: number
+  readonly options: Readonly<Record<string, unknown>>
+  readonly machine: Machine
+  readonly rawInsert: RawInsertResult | null
+  readonly seedConsumer: SeedConsumerResult | null
+  readonly drains: ReadonlyArray<DrainResult>
+  readonly httpIngest: ReadonlyArray<IngestRow>
+  readonly latency: ReadonlyArray<LatencyRow>
+  readonly errors: ReadonlyArray<{ readonly scenario: string; readonly message: string }>
+  readonly profiles: ReadonlyArray<ProfileSummary>
+}
+
+/** One target row: `measured / baseline` (or the measured value itself) against the goal. */
+export interface Target {
+  readonly name: string
+  readonly measured: string
+  readonly baseline: string
+  /** The compared figure: a ratio, or an absolute value (MB, count) when there is no baseline. */
+  readonly value: number | null
+  readonly goal: string
+  readonly met: boolean | null
+}
+
+const MB = 1024 * 1024
+const int = (n: number): string => Math.round(n).toLocaleString("en-US")
+const fixed = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : "–")
+const mb = (bytes: number): string => `${Math.round(bytes / MB)} MB`
+const settingsText = (settings: Readonly<Record<string, string>>): string =>
+  Object.entries(settings)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ")
+const appSettings = (options: Readonly<Record<string, unknown>>): string => {
+  const env = Object.entries((options["appEnv"] ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`)
+  const args = (options["nodeArgs"] ?? []) as ReadonlyArray<string>
+  const all = [...env, ...args.map((a) => `node ${a}`)]
+  return all.length === 0 ? "defaults" : all.join(", ")
+}
+const mark = (met: boolean | null): string => (met === null ? "not measured" : met ? "✓" : "✗")
+
+/** The targets of issue 8, from whatever this run measured. */
+export const computeTargets = (r: BenchResults): Array<Target> => {
+  const targets: Array<Target> = []
+  const queued = r.drains.filter((d) => d.mode === "queued")
+  const best = queued.reduce<DrainResult | undefined>(
+    (a, d) => (a && a.eventsPerSec >= d.eventsPerSec ? a : d),
+    undefined
+  )
+  const ratioTarget = (
+    name: string,
+    measured: number | undefined,
+    mLabel: string,
+    base: number | undefined,
+    bLabel: string,
+    goal: number,
+    goalText: string
+  ) => {
+    const value = measured !== undefined && base !== undefined && base > 0 ? measured / base : null
+    targets.push({
+      name,
+      measured: measured === undefined ? "–" : `${int(measured)} ${mLabel}`,
+      baseline: base === undefined ? "–" : `${int(base)} ${bLabel}`,
+      value,
+      goal: goalText,
+      met: value === null ? null : value >= goal
+    })
+  }
+  for (const d of queued.length > 0 ? queued : [undefined]) {
+    ratioTarget(
+      `end-to-end${d ? ` (${d.name})` : ""} vs raw batched insert`,
+      d?.eventsPerSec,
+      "ev/s",
+      r.rawInsert?.eventsPerSec,
+      "ev/s",
+      0.6,
+      "≥ 0.60×"
+    )
+  }
+  ratioTarget(
+    `end-to-end${best ? ` (${best.name})` : ""} vs seed-style consumer`,
+    best?.eventsPerSec,
+    "ev/s",
+    r.seedConsumer?.eventsPerSec,
+    "ev/s",
+    25,
+    "≥ 25×"
+  )
+  const bare = r.httpIngest.find((row) => row.target === "node:http parse-only" && row.eventsPerRequest === 1)
+  for (const target of ["api queued (no workers)", "api embedded"]) {
+    const row = r.httpIngest.find((x) => x.target === target && x.eventsPerRequest === 1)
+    ratioTarget(
+      `single-event publish, ${target} vs bare node:http`,
+      row?.reqPerSec,
+      "req/s",
+      bare?.reqPerSec,
+      "req/s",
+      0.8,
+      "≥ 0.80×"
+    )
+  }
+  const peak = (mode: DrainResult["mode"], prefix: string): number | undefined => {
+    const values = r.drains
+      .filter((d) => d.mode === mode)
+      .flatMap((d) =>
+        Object.entries(d.peakRss)
+          .filter(([name]) => name.startsWith(prefix))
+          .map(([, v]) => v)
+      )
+    return values.length > 0 ? Math.max(...values) : undefined
+  }
+  for (const [label, mode, prefix] of [
+    ["api queued", "queued", "api"],
+    ["each worker", "queued", "worker"],
+    ["api embedded (PGlite in process)", "embedded", "api"]
+  ] as const) {
+    const p = peak(mode, prefix)
+    targets.push({
+      name: `peak RSS, ${label}, max over drains`,
+      measured: p === undefined ? "–" : mb(p),
+      baseline: "–",
+      value: p === undefined ? null : p / MB,
+      goal: "< 200 MB",
+      met: p === undefined ? null : p < 200 * MB
+    })
+  }
+  const deadlocks = queued.every((d) => d.deadlocks !== null)
+    ? queued.reduce((n, d) => n + (d.deadlocks ?? 0), 0)
+    : undefined
+  targets.push({
+    name: "PostgreSQL deadlocks during the drains",
+    measured: deadlocks === undefined || queued.length === 0 ? "–" : String(deadlocks),
+    baseline: "–",
+    value: deadlocks === undefined || queued.length === 0 ? null : deadlocks,
+    goal: "0",
+    met: deadlocks === undefined || queued.length === 0 ? null : deadlocks === 0
+  })
+  return targets
+}
+
+const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map(() => "---").join(" | ")} |`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`)
+  ].join("\n")
+
+/** The Markdown report of a run. */
+export const renderMarkdown = (r: BenchResults, targets: ReadonlyArray<Target>): string => {
+  const m = r.machine
+  const out: Array<string> = []
+  out.push(`# @agg benchmark, ${r.startedAt}${r.options["quick"] ? " (quick)" : ""}`, "")
+  out.push(
+    table(
+      ["CPU", "cores", "RAM", "Node", "PostgreSQL", "Redis", "commit"],
+      [[m.cpuModel, String(m.cores), `${m.ramGiB} GiB`, m.node, m.postgres, m.redis, m.gitCommit]]
+    ),
+    "",
+    `PostgreSQL: ${settingsText(m.postgresSettings)}; Redis AOF ${m.redisSettings["aof_enabled"] === "1" ? "on" : "off"}. ` +
+      `api/worker settings: ${appSettings(r.options)}. Total run ${fixed(r.totalSeconds, 0)} s.`,
+    ""
+  )
+  out.push("## Targets (reported, not asserted)", "")
+  out.push(
+    table(
+      ["target", "measured", "baseline (same run)", "ratio / value", "goal", "met"],
+      targets.map((t) => [
+        t.name,
+        t.measured,
+        t.baseline,
+        t.value === null ? "–" : t.baseline === "–" ? fixed(t.value, 0) : `${fixed(t.value, 2)}×`,
+        t.goal,
+        mark(t.met)
+      ])
+    ),
+    ""
+  )
+  out.push("## End-to-end drain", "")
+  const drainRows = r.drains.map((d) => [
+    d.name,
+    int(d.events),
+    `${int(d.unique)} / ${int(d.duplicates)}`,
+    fixed(d.seconds, 2),
+    `**${int(d.eventsPerSec)}**`,
+    `${fixed(d.publishP50Ms)} / ${fixed(d.publishP99Ms)}`,
+    int(d.maxPending),
+    d.verified ? `✓ exact${d.storedRows === null ? "" : " (stats + rows)"}` : `✗ ${d.mismatches.join("; ")}`,
+    Object.entries(d.peakRss)
+      .map(([name, v]) => `${name.replace(/-(queued|embedded)-\dw|-embedded-drain|-\dw/g, "")} ${mb(v)}`)
+      .join(", "),
+    d.deadlocks === null ? "–" : String(d.deadlocks)
+  ])
+  if (r.rawInsert) {
+    const b = r.rawInsert
+    drainRows.push([
+      `baseline: raw \`INSERT … unnest … ON CONFLICT DO NOTHING\`, 1 connection, ${b.batchSize}/batch sorted`,
+      int(b.events),
+      `${int(b.rowsStored)} stored`,
+      fixed(b.seconds, 2),
+      `**${int(b.eventsPerSec)}**`,
+      "–",
+      "–",
+      b.verified ? "✓ exact" : "✗ row count",
+      "–",
+      "–"
+    ])
+  }
+  if (r.seedConsumer) {
+    const s = r.seedConsumer
+    drainRows.push([
+      `baseline: seed-style, 1 transaction per event + counter (${int(s.events)} events, extrapolated)`,
+      int(s.extrapolatedFor),
+      "–",
+      `${fixed(s.extrapolatedSeconds, 0)} (est.)`,
+      `**${int(s.eventsPerSec)}**`,
+      "–",
+      "–",
+      s.verified ? "✓ exact" : "✗ counters",
+      "–",
+      "–"
+    ])
+  }
+  out.push(
+    table(
+      [
+        "run",
+        "events",
+        "unique / dup",
+        "seconds",
+        "events/s",
+        "publish p50 / p99 ms",
+        "max pending",
+        "verified",
+        "peak RSS",
+        "deadlocks"
+      ],
+      drainRows
+    ),
+    ""
+  )
+  if (r.drains.length > 0) {
+    out.push("### Where the time went during the drains", "")
+    out.push(
+      table(
+        [
+          "run",
+          "api",
+          "workers",
+          "postgres",
+          "redis",
+          "bench (load gen)",
+          "other processes",
+          "machine busy",
+          "iowait",
+          "commits",
+          "WAL syncs (cluster)",
+          "PG backends: top states"
+        ],
+        r.drains.map((d) => {
+          const c = d.cpu.cores
+          const cores = (k: string) => (c[k] === undefined ? "–" : `${fixed(c[k], 2)} cores`)
+          return [
+            d.name,
+            cores("api"),
+            cores("workers"),
+            cores("postgres"),
+            cores("redis"),
+            cores("bench"),
+            `${fixed(d.cpu.otherCores, 2)} cores`,
+            `${fixed(d.cpu.machineBusy * 100, 0)}%`,
+            `${fixed(d.cpu.machineIowait * 100, 0)}%`,
+            d.pg ? int(d.pg.commits) : "–",
+            d.pg ? int(d.pg.walSyncs) : "–",
+            d.pg
+              ? Object.entries(d.pg.waits)
+                  .slice(0, 4)
+                  .map(([k, v]) => `${k} ${fixed(v * 100, 0)}%`)
+                  .join(", ")
+              : "–"
+          ]
+        })
+      ),
+      ""
+    )
+  }
+  if (r.httpIngest.length > 0) {
+    out.push("## HTTP ingest", "")
+    out.push(
+      table(
+        [
+          "target",
+          "events/request",
+          "connections",
+          "req/s",
+          "events/s",
+          "p50 ms",
+          "p99 ms",
+          "non-2xx / errors",
+          "server peak RSS"
+        ],
+        r.httpIngest.map((h) => [
+          h.target,
+          String(h.eventsPerRequest),
+          String(h.connections),
+          `**${int(h.reqPerSec)}**`,
+          int(h.eventsPerSec),
+          fixed(h.p50Ms, 0),
+          fixed(h.p99Ms, 0),
+          `${h.non2xx} / ${h.errors}`,
+          h.peakRss === undefined ? "–" : mb(h.peakRss)
+        ])
+      ),
+      ""
+    )
+  }
+  if (r.latency.length > 0) {
+    out.push("## Latency under load (paced at about half the measured maximum)", "")
+    out.push(
+      table(
+        [
+          "target",
+          "events/request",
+          "max req/s",
+          "paced at req/s",
+          "achieved req/s",
+          "p50 ms",
+          "p99 ms",
+          "non-2xx / errors"
+        ],
+        r.latency.map((l) => [
+          l.target,
+          String(l.eventsPerRequest),
+          int(l.maxReqPerSec),
+          int(l.overallRate ?? 0),
+          int(l.reqPerSec),
+          fixed(l.p50Ms, 0),
+          fixed(l.p99Ms, 0),
+          `${l.non2xx} / ${l.errors}`
+        ])
+      ),
+      ""
+    )
+  }
+  if (r.profiles.length > 0) {
+    out.push("## CPU profiles (top self time)", "")
+    for (const p of r.profiles) {
+      out.push(
+        `**${p.name}**: ${fixed(p.totalMs / 1000, 1)} s sampled, ${fixed(p.idleShare * 100, 0)}% idle, GC ${fixed(p.gcShare * 100, 0)}%`,
+        ""
+      )
+      out.push(
+        `By package: ${p.packages
+          .slice(0, 6)
+          .map((x) => `${x.name} ${fixed(x.share * 100, 0)}%`)
+          .join(", ")}`,
+        ""
+      )
+      out.push(
+        table(
+          ["self %", "self ms", "function", "where"],
+          p.top.slice(0, 10).map((f) => [fixed(f.share * 100, 1), int(f.selfMs), `\`${f.functionName}\``, f.location])
+        ),
+        ""
+      )
+    }
+  }
+  if (r.errors.length > 0) {
+    out.push("## Errors", "")
+    for (const e of r.errors) out.push(`- **${e.scenario}**: ${e.message.split("\n")[0]}`)
+    out.push("")
+  }
+  return out.join("\n")
+}
+
+/** Write `<dir>/<stamp>.json` and `<dir>/<stamp>.md`; returns both paths. */
+export const writeResults = (
+  dir: string,
+  stamp: string,
+  r: BenchResults
+): { json: string; md: string; markdown: string } => {
+  mkdirSync(dir, { recursive: true })
+  const targets = computeTargets(r)
+  const markdown = renderMarkdown(r, targets)
+  const json = join(dir, `${stamp}.json`)
+  const md = join(dir, `${stamp}.md`)
+  writeFileSync(json, `${JSON.stringify({ ...r, targets }, null, 2)}\n`)
+  writeFileSync(md, `${markdown}\n`)
+  return { json, md, markdown }
+}
