@@ -7,9 +7,9 @@ import { connect, createServer, type Socket } from "node:net"
 import {
   checkPostgres,
   checkRedis,
-  createRedisPrefix,
-  createTestDatabase,
-  describeWithServices
+  describeWithServices,
+  useRedisPrefix,
+  useTestDatabase
 } from "@agg/testing/TestServices"
 import { Redacted } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
@@ -49,12 +49,11 @@ const makeProxy = async (target: URL) => {
 }
 
 describeWithServices("queued mode: Redis outage", [await checkPostgres(), await checkRedis()], () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
+  const db = useTestDatabase()
+  const redis = useRedisPrefix()
   let proxy: Awaited<ReturnType<typeof makeProxy>>
   let app: RunningApp
-  const redis = createRedisPrefix()
   beforeAll(async () => {
-    db = await createTestDatabase()
     const target = new URL(redis.url)
     if (target.port === "") target.port = "6379"
     proxy = await makeProxy(target)
@@ -64,7 +63,7 @@ describeWithServices("queued mode: Redis outage", [await checkPostgres(), await 
           _tag: "Queued",
           redisUrl: Redacted.make(proxy.url),
           streamKey: redis.prefix,
-          databaseUrl: Redacted.make(db.url)
+          databaseUrl: Redacted.make(db().url)
         })
       )
     )
@@ -72,8 +71,6 @@ describeWithServices("queued mode: Redis outage", [await checkPostgres(), await 
   afterAll(async () => {
     await app?.close()
     await proxy?.close()
-    await redis.cleanup()
-    await db?.drop()
   })
 
   it("503 + Retry-After while Redis is unreachable, 202 again once it is back", async () => {
@@ -101,15 +98,14 @@ describeWithServices("queued mode: Redis outage", [await checkPostgres(), await 
 })
 
 describeWithServices("direct mode on PostgreSQL: database outage", [await checkPostgres()], () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
+  const db = useTestDatabase()
   let proxy: Awaited<ReturnType<typeof makeProxy>>
   let app: RunningApp
   beforeAll(async () => {
-    db = await createTestDatabase()
-    const target = new URL(db.url)
+    const target = new URL(db().url)
     if (target.port === "") target.port = "5432"
     proxy = await makeProxy(target)
-    const viaProxy = new URL(db.url)
+    const viaProxy = new URL(db().url)
     viaProxy.hostname = "127.0.0.1"
     viaProxy.port = new URL(proxy.url).port
     app = await startApp(
@@ -121,7 +117,6 @@ describeWithServices("direct mode on PostgreSQL: database outage", [await checkP
   afterAll(async () => {
     await app?.close()
     await proxy?.close()
-    await db?.drop()
   })
 
   it("503 + Retry-After while PostgreSQL is unreachable, nothing half-committed, 200 once it is back", async () => {

@@ -7,9 +7,9 @@ import { EventLog, EventStore } from "@agg/core"
 import {
   checkPostgres,
   checkRedis,
-  createRedisPrefix,
-  createTestDatabase,
-  describeWithServices
+  describeWithServices,
+  useRedisPrefix,
+  useTestDatabase
 } from "@agg/testing/TestServices"
 import { Effect, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -203,16 +203,12 @@ describe("POST /publish", () => {
 
 const services = [await checkPostgres(), await checkRedis()]
 describeWithServices("POST /publish, direct mode on PostgreSQL (DATABASE_URL)", [services[0]!], () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
-  beforeAll(async () => {
-    db = await createTestDatabase()
-  })
-  afterAll(() => db.drop())
+  const db = useTestDatabase()
   publishContract(
     "direct, PostgreSQL",
     () =>
       startApp(
-        Layers.services(testConfig({ _tag: "Direct", storage: { _tag: "Postgres", url: Redacted.make(db.url) } })),
+        Layers.services(testConfig({ _tag: "Direct", storage: { _tag: "Postgres", url: Redacted.make(db().url) } })),
         {
           limits
         }
@@ -222,15 +218,8 @@ describeWithServices("POST /publish, direct mode on PostgreSQL (DATABASE_URL)", 
 })
 
 describeWithServices("POST /publish, queued mode on Redis and PostgreSQL", services, () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
-  const redis = createRedisPrefix()
-  beforeAll(async () => {
-    db = await createTestDatabase()
-  })
-  afterAll(async () => {
-    await redis.cleanup()
-    await db.drop()
-  })
+  const db = useTestDatabase()
+  const redis = useRedisPrefix()
   publishContract(
     "queued",
     () =>
@@ -240,7 +229,7 @@ describeWithServices("POST /publish, queued mode on Redis and PostgreSQL", servi
             _tag: "Queued",
             redisUrl: Redacted.make(redis.url),
             streamKey: redis.prefix,
-            databaseUrl: Redacted.make(db.url)
+            databaseUrl: Redacted.make(db().url)
           })
         ),
         { limits }

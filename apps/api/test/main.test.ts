@@ -13,11 +13,11 @@ import { fileURLToPath } from "node:url"
 import {
   checkPostgres,
   checkRedis,
-  createRedisPrefix,
-  createTestDatabase,
-  describeWithServices
+  describeWithServices,
+  useRedisPrefix,
+  useTestDatabase
 } from "@agg/testing/TestServices"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { event, publish, send } from "./utils/TestApp.ts"
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -148,15 +148,8 @@ describe("main: a closed stdout", () => {
 
 const services = [await checkPostgres(), await checkRedis()]
 describeWithServices("main: queued mode on Redis and PostgreSQL", services, () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
-  const redis = createRedisPrefix()
-  beforeAll(async () => {
-    db = await createTestDatabase()
-  })
-  afterAll(async () => {
-    await redis.cleanup()
-    await db.drop()
-  })
+  const db = useTestDatabase()
+  const redis = useRedisPrefix()
 
   it("answers 202 once in the stream, reports lag as pending, and exits 0 on SIGTERM", async () => {
     const port = await freePort()
@@ -164,7 +157,7 @@ describeWithServices("main: queued mode on Redis and PostgreSQL", services, () =
       PORT: String(port),
       HOST: "127.0.0.1",
       REDIS_URL: redis.url,
-      DATABASE_URL: db.url,
+      DATABASE_URL: db().url,
       STREAM_KEY: redis.prefix
     })
     const listening = await r.waitFor((l) => l.message === "listening")

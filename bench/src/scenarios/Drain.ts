@@ -215,19 +215,7 @@ export const runQueuedDrain = async (options: DrainOptions & { readonly workers:
       name: `queued, ${count} worker${count > 1 ? "s" : ""}`,
       mode: "queued",
       workers: count,
-      events: sequence.events,
-      unique: sequence.unique,
-      duplicates: sequence.duplicates,
-      batchSize: sequence.batchSize,
-      publishConcurrency: options.publishConcurrency,
-      seconds: run.seconds,
-      eventsPerSec: sequence.events / run.seconds,
-      publishSeconds: run.publishSeconds,
-      publishP50Ms: quantile(run.latencies, 0.5),
-      publishP99Ms: quantile(run.latencies, 0.99),
-      maxPending: run.maxPending,
-      verified: mismatches.length === 0,
-      mismatches,
+      ...figures(options, run, mismatches),
       storedRows,
       peakRss: rss,
       deadlocks: pgActivity.deadlocks,
@@ -238,6 +226,30 @@ export const runQueuedDrain = async (options: DrainOptions & { readonly workers:
     await Promise.all(children.map((child) => stop(child, 5_000)))
     await db.drop()
     await stream.cleanup()
+  }
+}
+
+/** The fields of a drain result that follow from the events sent, the run and its verification. */
+const figures = (
+  options: DrainOptions,
+  run: Awaited<ReturnType<typeof publishAndDrain>>,
+  mismatches: ReadonlyArray<string>
+) => {
+  const { sequence } = options
+  return {
+    events: sequence.events,
+    unique: sequence.unique,
+    duplicates: sequence.duplicates,
+    batchSize: sequence.batchSize,
+    publishConcurrency: options.publishConcurrency,
+    seconds: run.seconds,
+    eventsPerSec: sequence.events / run.seconds,
+    publishSeconds: run.publishSeconds,
+    publishP50Ms: quantile(run.latencies, 0.5),
+    publishP99Ms: quantile(run.latencies, 0.99),
+    maxPending: run.maxPending,
+    verified: mismatches.length === 0,
+    mismatches
   }
 }
 
@@ -270,19 +282,7 @@ export const runEmbeddedDrain = async (options: DrainOptions): Promise<DrainResu
       name: "embedded (PGlite)",
       mode: "embedded",
       workers: 0,
-      events: sequence.events,
-      unique: sequence.unique,
-      duplicates: sequence.duplicates,
-      batchSize: sequence.batchSize,
-      publishConcurrency: options.publishConcurrency,
-      seconds: run.seconds,
-      eventsPerSec: sequence.events / run.seconds,
-      publishSeconds: run.publishSeconds,
-      publishP50Ms: quantile(run.latencies, 0.5),
-      publishP99Ms: quantile(run.latencies, 0.99),
-      maxPending: run.maxPending,
-      verified: mismatches.length === 0,
-      mismatches,
+      ...figures(options, run, mismatches),
       storedRows: null,
       peakRss: rss,
       deadlocks: null,

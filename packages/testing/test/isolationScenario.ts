@@ -5,7 +5,14 @@
  */
 import pg from "pg"
 import { createClient } from "redis"
-import { assert } from "vitest"
+import { assert, it } from "vitest"
+import {
+  checkPostgres,
+  checkRedis,
+  describeWithServices,
+  useRedisPrefix,
+  useTestDatabase
+} from "../src/TestServices.ts"
 
 const ROUNDS = 20
 const PER_ROUND = 10
@@ -48,4 +55,21 @@ export const redisScenario = async (url: string, prefix: string, tag: string): P
   } finally {
     client.destroy()
   }
+}
+
+/** Registers the isolation suite of one file; `tag` marks that file's writes ("file-A", "file-B"). */
+export const isolationSuite = async (tag: string): Promise<void> => {
+  const [postgres, redis] = await Promise.all([checkPostgres(), checkRedis()])
+  describeWithServices(`isolation, ${tag}`, [postgres, redis], () => {
+    const db = useTestDatabase()
+    const keys = useRedisPrefix()
+
+    it("sees only its own rows in a table named like the other file's", async () => {
+      await postgresScenario(db().url, db().name, tag)
+    })
+
+    it("sees only its own keys under names like the other file's", async () => {
+      await redisScenario(keys.url, keys.prefix, tag)
+    })
+  })
 }
