@@ -14,7 +14,7 @@ import { waitFor } from "../utils/Http.ts"
 import { getStats, type PublishSummary, publishAll } from "../utils/Publish.ts"
 import { withServices } from "../utils/Services.ts"
 import { type Stack, startStack, WORKER_APPLICATION_NAME } from "../utils/Stack.ts"
-import { pendingByConsumer, query, verifyStats, verifyStore, waitDrained } from "../utils/Verify.ts"
+import { lockTopics, pendingByConsumer, query, verifyStats, verifyStore, waitDrained } from "../utils/Verify.ts"
 
 const services = [await checkPostgres(), await checkRedis()]
 
@@ -55,19 +55,25 @@ describeWithServices("e2e: workers crashing under load", services, () => {
         const publishing = yield* publishInBackground(stack, workload)
         yield* progressed(stack, 1_000)
 
-        // Kill w1 while it holds entries it has read but not acknowledged (a batch in flight).
+        // Kill w1 while it holds entries it has read but not acknowledged (a batch in flight). The topic rows are
+        // held locked meanwhile, so w1 cannot finish that batch between the check and the kill.
         const [victim] = stack.workers()
         if (victim === undefined) return assert.fail("no worker started")
-        yield* waitFor(
-          "w1 to hold unacknowledged entries",
-          pendingByConsumer(stack.redisUrl, stack.streamKey),
-          (p) => (p.get("w1") ?? 0) > 0,
-          { timeoutMs: 30_000, intervalMs: 5 }
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            assert.isAbove(yield* lockTopics(stack.databaseUrl), 0, "topic rows exist once events are stored")
+            yield* waitFor(
+              "w1 to hold unacknowledged entries",
+              pendingByConsumer(stack.redisUrl, stack.streamKey),
+              (p) => (p.get("w1") ?? 0) > 0,
+              { timeoutMs: 30_000, intervalMs: 5 }
+            )
+            yield* victim.kill("SIGKILL")
+            assert.strictEqual((yield* victim.exit).signal, "SIGKILL")
+            const orphaned = (yield* pendingByConsumer(stack.redisUrl, stack.streamKey)).get("w1") ?? 0
+            assert.isAbove(orphaned, 0, "the killed worker left entries pending (they must be reclaimed)")
+          })
         )
-        yield* victim.kill("SIGKILL")
-        assert.strictEqual((yield* victim.exit).signal, "SIGKILL")
-        const orphaned = (yield* pendingByConsumer(stack.redisUrl, stack.streamKey)).get("w1") ?? 0
-        assert.isAbove(orphaned, 0, "the killed worker left entries pending (they must be reclaimed)")
         yield* stack.startWorker
 
         yield* verifyAll(stack, workload, yield* Fiber.join(publishing))

@@ -6,7 +6,7 @@
  * Deliberately does not wait: call it at a quiet point (see `waitDrained`).
  */
 import type { Stats } from "@agg/publisher"
-import { Data, Effect } from "effect"
+import { Data, Effect, type Scope } from "effect"
 import pg from "pg"
 import { createClient } from "redis"
 import { waitFor } from "./Http.ts"
@@ -156,3 +156,22 @@ export const pendingByConsumer = (redisUrl: string, streamKey: string) =>
     }
     return pending
   })
+
+/**
+ * Holds every topic row locked (as a stalled database would) until the scope closes: each worker that reads a
+ * batch then waits inside its commit, its entries delivered but not acknowledged.
+ */
+export const lockTopics = (url: string): Effect.Effect<number, InvariantViolated, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const client = new pg.Client({ connectionString: url })
+        await client.connect()
+        await client.query("begin")
+        const { rowCount } = await client.query("select topic from topics order by topic for update")
+        return { client, locked: rowCount ?? 0 }
+      },
+      catch: (cause) => new InvariantViolated({ message: `could not lock the topic rows: ${String(cause)}` })
+    }),
+    ({ client }) => Effect.promise(() => client.query("rollback").finally(() => client.end()))
+  ).pipe(Effect.map(({ locked }) => locked))
