@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Rehearses every app image's build without Docker (there may be no engine): for each apps/<app>/Dockerfile, in a
-# temporary directory, the same steps as its stages — turbo prune --docker → frozen install of the pruned lockfile →
-# build → pnpm deploy --prod → the final stage's COPY lines — then starts the bundle as the image would: NODE_ENV=
-# production, a clean environment, the deploy's node_modules only. An app whose image has a HEALTHCHECK (the api) must
-# answer GET /health with 200 (embedded PGlite in a temporary DATA_DIR); the others must answer --help with exit 0.
+# Rehearses every app image's build without Docker (there may be no engine): for each app of the root Dockerfile
+# (`--build-arg APP=<app>`), in a temporary directory, the same steps as its stages — turbo prune --docker → frozen
+# install of the pruned lockfile → the root files the build stage copies → build → pnpm deploy --prod → the runtime
+# stage's COPY lines — then starts the bundle as the image would: NODE_ENV=production, a clean environment, the
+# deploy's node_modules only. An app whose stage has a HEALTHCHECK (the api) must answer GET /health with 200
+# (embedded PGlite in a temporary DATA_DIR); the others must answer --help with exit 0.
 # Also `docker compose config` when a Compose v2 client is installed.
 #
 # Not rehearsed: the base image itself (node:24-slim; here the workspace's Node 24 stands in), the global pnpm/turbo
 # install (here the pinned versions must already be on the PATH / in node_modules), the api against PostgreSQL and
 # Redis (the compose wiring is checked by packages/testing/test/Deployment.test.ts).
 #
-# Usage: scripts/docker-rehearsal.sh [app ...]   (default: every app with a Dockerfile)
+# Usage: scripts/docker-rehearsal.sh [app ...]   (default: every apps/<app>)
 #   DOCKER_REHEARSAL_KEEP=1 keeps the temporary directory; DOCKER_REHEARSAL_STEP_TIMEOUT (seconds, default 300)
 #   bounds each step, DOCKER_REHEARSAL_HEALTH_TIMEOUT (default 60) the wait for /health.
 set -euo pipefail
@@ -39,15 +40,29 @@ TURBO=$ROOT/node_modules/.bin/turbo
 [ -x "$TURBO" ] || die "turbo is not installed at $TURBO (run pnpm install first)"
 command -v pnpm >/dev/null || die "pnpm is not on the PATH"
 
-pinned() { sed -n "s/^ARG $1=//p" "$2" | head -n 1; }
+DOCKERFILE=$ROOT/Dockerfile
+[ -f "$DOCKERFILE" ] || die "there is no Dockerfile at the repository root"
+pinned() { sed -n "s/^ARG $1=//p" "$DOCKERFILE" | head -n 1; }
+# The lines of the Dockerfile's stage NAME (from its FROM … AS NAME to the next FROM).
+stage() {
+  awk -v name="$1" 'toupper($1) == "FROM" { inside = (NF >= 4 && toupper($(NF - 1)) == "AS" && $NF == name) } inside' \
+    "$DOCKERFILE"
+}
 
 if [ $# -gt 0 ]; then
   APPS=("$@")
 else
   APPS=()
-  for dockerfile in "$ROOT"/apps/*/Dockerfile; do APPS+=("$(basename "$(dirname "$dockerfile")")"); done
+  for manifest in "$ROOT"/apps/*/package.json; do APPS+=("$(basename "$(dirname "$manifest")")"); done
 fi
-[ ${#APPS[@]} -gt 0 ] || die "no apps/*/Dockerfile found"
+[ ${#APPS[@]} -gt 0 ] || die "no apps/*/package.json found"
+# Root files the build stage copies next to the pruned workspace (`COPY <file>… ./`, not from another stage).
+read -r -a ROOT_FILES <<<"$(stage build | sed -n 's#^COPY \([^-].*\) \./$#\1#p' | tr '\n' ' ')"
+[ ${#ROOT_FILES[@]} -gt 0 ] || die "the Dockerfile's build stage copies no root configuration"
+want_pnpm=$(pinned PNPM_VERSION)
+want_turbo=$(pinned TURBO_VERSION)
+[ "$(pnpm --version)" = "$want_pnpm" ] || die "pnpm $(pnpm --version) on the PATH, the Dockerfile pins $want_pnpm"
+[ "$("$TURBO" --version)" = "$want_turbo" ] || die "turbo $("$TURBO" --version), the Dockerfile pins $want_turbo"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/agg-docker-rehearsal.XXXXXX")
 APP_PID=""
@@ -94,18 +109,15 @@ clean_env() { CLEAN_ENV=(env -i PATH="$NODE_DIR:/usr/local/bin:/usr/bin:/bin" HO
 
 started=$(date +%s)
 for APP in "${APPS[@]}"; do
-  DOCKERFILE=$ROOT/apps/$APP/Dockerfile
-  [ -f "$DOCKERFILE" ] || die "apps/$APP/Dockerfile does not exist"
+  [ -f "$ROOT/apps/$APP/package.json" ] || die "apps/$APP/package.json does not exist"
   PACKAGE=$(node -p "require('$ROOT/apps/$APP/package.json').name")
+  # The Dockerfile builds @agg/${APP} and ends in the stage named APP.
+  [ "$PACKAGE" = "@agg/$APP" ] || die "apps/$APP is $PACKAGE, but the Dockerfile builds @agg/$APP"
+  [ -n "$(stage "$APP")" ] || die "the Dockerfile has no stage '$APP'"
   WORK=$TMP/$APP
   LOG=$TMP/$APP.log
   mkdir -p "$WORK/build" "$WORK/runtime"
-  echo "docker-rehearsal: $PACKAGE (apps/$APP/Dockerfile)"
-
-  want_pnpm=$(pinned PNPM_VERSION "$DOCKERFILE")
-  want_turbo=$(pinned TURBO_VERSION "$DOCKERFILE")
-  [ "$(pnpm --version)" = "$want_pnpm" ] || die "$APP: pnpm $(pnpm --version) on the PATH, the image pins $want_pnpm"
-  [ "$("$TURBO" --version)" = "$want_turbo" ] || die "$APP: turbo $("$TURBO" --version), the image pins $want_turbo"
+  echo "docker-rehearsal: $PACKAGE (Dockerfile, APP=$APP)"
 
   # stage prune
   step "turbo prune $PACKAGE --docker" bash -c "cd '$ROOT' && '$TURBO' prune '$PACKAGE' --docker --out-dir '$WORK/out'"
@@ -113,17 +125,17 @@ for APP in "${APPS[@]}"; do
   cp -a "$WORK/out/json/." "$WORK/build/"
   step "pnpm install --frozen-lockfile" bash -c "cd '$WORK/build' && pnpm install --frozen-lockfile --prefer-offline && rm -f node_modules/.bin/node"
   cp -a "$WORK/out/full/." "$WORK/build/"
-  cp "$ROOT/tsconfig.base.json" "$WORK/build/"
+  for file in "${ROOT_FILES[@]}"; do cp "$ROOT/$file" "$WORK/build/"; done
   step "turbo run build --filter=$PACKAGE" bash -c "cd '$WORK/build' && pnpm exec turbo run build --filter='$PACKAGE'"
   step "pnpm deploy --prod" bash -c "cd '$WORK/build' && pnpm --filter '$PACKAGE' deploy --prod --prefer-offline '$WORK/deploy'"
 
-  # stage runtime: exactly the final stage's `COPY --from=build /deploy/<src> <dest>` lines
+  # stages runtime and APP: exactly their `COPY --from=build /deploy/<src> <dest>` lines
   copies=0
   while read -r src dest; do
     cp -a "$WORK/deploy/$src" "$WORK/runtime/$dest"
     copies=$((copies + 1))
-  done < <(sed -n 's#^COPY --from=build /deploy/\([^ ]*\) \([^ ]*\)$#\1 \2#p' "$DOCKERFILE")
-  [ "$copies" -gt 0 ] || die "$APP: the Dockerfile's final stage copies nothing from /deploy"
+  done < <({ stage runtime; stage "$APP"; } | sed -n 's#^COPY --from=build /deploy/\([^ ]*\) \([^ ]*\)$#\1 \2#p')
+  [ "$copies" -gt 0 ] || die "$APP: the Dockerfile's runtime stages copy nothing from /deploy"
   for dev in vitest tsup typescript @effect/vitest @agg/testing; do
     [ ! -e "$WORK/runtime/node_modules/$dev" ] || die "$APP: dev dependency $dev is in the runtime node_modules"
   done
@@ -133,7 +145,7 @@ for APP in "${APPS[@]}"; do
   echo "  - runtime: $(du -sh "$WORK/runtime" | cut -f1) ($ENTRY + production node_modules)"
 
   cd "$WORK/runtime"
-  if grep -q '^HEALTHCHECK' "$DOCKERFILE"; then
+  if stage "$APP" | grep -q '^HEALTHCHECK'; then
     PORT=$(free_port)
     echo "  - start $ENTRY (embedded PGlite), wait for GET /health = 200 on port $PORT"
     clean_env

@@ -1,16 +1,3 @@
-import { defineConfig } from "tsup"
+import { app } from "../../tsup.preset.ts"
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/bin.ts"],
-  format: ["esm"],
-  target: "node22",
-  platform: "node",
-  sourcemap: true,
-  clean: true,
-  dts: false,
-  // apps ship one self-contained file per entry: workspace packages are bundled from source
-  noExternal: [/^@agg\//],
-  esbuildOptions: (options) => {
-    options.conditions = ["@agg/source"]
-  }
-})
+export default app(["src/index.ts", "src/bin.ts"])

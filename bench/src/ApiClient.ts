@@ -3,19 +3,12 @@
  * connections with a fixed number of requests in flight. Plain node:http, so the load generator stays cheap on a
  * 2-core machine.
  *
- * @remarks No retries: a non-2xx answer during a drain is a failed run, reported with the status and body. Not a
- * general client (apps/publisher is the reference client).
+ * @remarks No retries: a non-2xx answer during a drain is a failed run, reported with the status and body; so is a
+ * /stats body that does not match `@agg/schema`'s `StatsBody`. Not a general client (apps/publisher is the
+ * reference client).
  */
 import * as Http from "node:http"
-
-/** The fields of GET /stats the bench reads (SPEC §4). */
-export interface ApiStats {
-  readonly received: number
-  readonly unique_processed: number
-  readonly duplicate_dropped: number
-  readonly conflicts: number
-  readonly pending: number
-}
+import { checkResponse, StatsBody, summarizeProblems } from "@agg/schema"
 
 interface Response {
   readonly status: number
@@ -56,10 +49,14 @@ export class ApiClient {
     return (await this.request("GET", "/health")).status === 200
   }
 
-  async stats(): Promise<ApiStats> {
+  async stats(): Promise<StatsBody> {
     const res = await this.request("GET", "/stats")
     if (res.status !== 200) throw new Error(`GET /stats answered ${res.status}: ${res.body.slice(0, 500)}`)
-    return JSON.parse(res.body) as ApiStats
+    const checked = checkResponse(StatsBody, JSON.parse(res.body))
+    if (!checked.ok) {
+      throw new Error(`GET /stats answered a body unlike StatsBody: ${summarizeProblems(checked.problems)}`)
+    }
+    return checked.value
   }
 
   /**

@@ -8,7 +8,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 
 /** A started child process. */
 export interface Child {
@@ -149,14 +148,3 @@ export const cpuSeconds = (pid: number): number | undefined => {
     return undefined
   }
 }
-
-/** A TCP port free right now on 127.0.0.1 (the OS picks it). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })

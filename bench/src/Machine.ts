@@ -8,8 +8,9 @@
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as os from "node:os"
+import { withPgClient } from "@agg/testing/TestServices"
 import { createClient } from "redis"
-import { type Servers, withClient } from "./Isolation.ts"
+import type { Servers } from "./Isolation.ts"
 
 export interface Machine {
   readonly cpuModel: string
@@ -47,7 +48,7 @@ const gitCommit = (): string => {
 const PG_SETTINGS = ["synchronous_commit", "fsync", "shared_buffers", "max_wal_size", "deadlock_timeout"] as const
 
 export const describeMachine = async (servers: Servers): Promise<Machine> => {
-  const pgInfo = await withClient(servers.postgresUrl, async (c) => {
+  const pgInfo = await withPgClient(servers.postgresUrl, async (c) => {
     const version = (await c.query<{ server_version: string }>("show server_version")).rows[0]?.server_version ?? "?"
     const settings: Record<string, string> = {}
     for (const name of PG_SETTINGS) {

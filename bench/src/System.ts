@@ -10,8 +10,9 @@
  */
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { freePort } from "@agg/testing/Ports"
 import { ApiClient } from "./ApiClient.ts"
-import { type Child, freePort, startNode, waitReady } from "./Children.ts"
+import { type Child, startNode, waitReady } from "./Children.ts"
 
 const repoFile = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url))
 

@@ -6,7 +6,8 @@
  *   --profile          api and workers of the drains run under `node --cpu-prof` (bench/results/profiles/<ts>/),
  *                      and the profiles' top self-time functions are added to the report
  *   --events N         events per drain (default 1,000,000; quick 20,000)
- *   --only a,b         run only these scenarios: baselines, drain, embedded, http
+ *   --only a,b         run only these scenarios: baselines, drain, embedded, http, http-layer (the api's POST
+ *                      /publish on today's server, Fastify and Effect's HttpRouter: src/http/layer.ts)
  *   --api F --worker F entries to run instead of apps/{api,worker}/dist/main.js (e.g. another checkout's build)
  *   --node-arg X       a Node flag for every api and worker process (repeatable), e.g. --node-arg=--max-semi-space-size=8
  *
@@ -27,6 +28,7 @@ import { parseArgs } from "node:util"
 import pg from "pg"
 import { type Child, killAll, peakRss, resetPeakRss, stop } from "./Children.ts"
 import { makeSequence } from "./Events.ts"
+import { formatHttpLayer, runHttpLayer } from "./http/layer.ts"
 import { cleanupAll, createDatabase, createStream, defaultServers } from "./Isolation.ts"
 import { describeMachine } from "./Machine.ts"
 import { formatSummary, type ProfileSummary, profileFiles, summariseFile } from "./profile.ts"
@@ -37,7 +39,7 @@ import { type IngestRow, type IngestTarget, type LatencyRow, runHttpIngest } fro
 import { type RawInsertResult, runRawInsert } from "./scenarios/RawInsert.ts"
 import { runSeedConsumer, type SeedConsumerResult } from "./scenarios/SeedConsumer.ts"
 
-const SCENARIOS = ["baselines", "drain", "embedded", "http"] as const
+const SCENARIOS = ["baselines", "drain", "embedded", "http", "http-layer"] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 // pnpm forwards `pnpm bench -- --quick` as ["--", "--quick"]: drop the separator
@@ -85,6 +87,13 @@ const settings = {
   latencyLoad: 0.5,
   latencySeconds: quick ? 1 : 5,
   latencySizes: quick ? [1] : [1, 500],
+  // the HTTP-layer comparison; quick: single events only, under 10 s (2-3 s of it starting the four servers)
+  httpLayer: {
+    sizes: quick ? [1] : [1, 500],
+    warmupSeconds: quick ? 0 : 1,
+    seconds: quick ? 0.5 : 9,
+    rounds: quick ? 1 : 3
+  },
   nodeArgs: values["node-arg"] ?? [],
   // the api and workers inherit this process's environment: record what tunes them
   appEnv: Object.fromEntries(
@@ -268,6 +277,20 @@ if (only.includes("http")) {
       await db.drop()
       await stream.cleanup()
     }
+  })
+}
+
+if (only.includes("http-layer")) {
+  await attempt("HTTP layer: the api's POST /publish on today's server, Fastify and Effect HttpRouter", async () => {
+    const rows = await runHttpLayer(
+      {
+        ...settings.httpLayer,
+        connections: (size) => (size === 1 ? settings.httpConnections.single : settings.httpConnections.batch)
+      },
+      log
+    )
+    httpIngest.push(...rows)
+    log(formatHttpLayer(rows))
   })
 }
 

@@ -1,13 +1,14 @@
+import type { TestDatabaseHandle } from "@agg/testing/TestServices"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeSequence } from "../src/Events.ts"
-import { type BenchDatabase, createDatabase, defaultServers } from "../src/Isolation.ts"
+import { createDatabase, defaultServers } from "../src/Isolation.ts"
 import { runRawInsert } from "../src/scenarios/RawInsert.ts"
 import { runSeedConsumer } from "../src/scenarios/SeedConsumer.ts"
 
 // Real PostgreSQL (DATABASE_URL or the local default), in a database of its own, dropped afterwards.
 describe("baselines on PostgreSQL", () => {
-  let db: BenchDatabase
+  let db: TestDatabaseHandle
   let client: pg.Client
   beforeAll(async () => {
     db = await createDatabase(defaultServers(), `t${Date.now()}${process.pid}`, "baselines")

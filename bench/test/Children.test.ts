@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { freePort } from "@agg/testing/Ports"
 import { afterAll, describe, expect, it } from "vitest"
-import { cpuSeconds, freePort, isRunning, peakRss, resetPeakRss, startNode, stop, waitReady } from "../src/Children.ts"
+import { cpuSeconds, isRunning, peakRss, resetPeakRss, startNode, stop, waitReady } from "../src/Children.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "agg-bench-children-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

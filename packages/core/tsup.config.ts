@@ -1,11 +1,3 @@
-import { defineConfig } from "tsup"
+import { library } from "../../tsup.preset.ts"
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/memory.ts"],
-  format: ["esm"],
-  target: "node22",
-  platform: "node",
-  sourcemap: true,
-  clean: true,
-  dts: false
-})
+export default library(["src/index.ts", "src/memory.ts"])

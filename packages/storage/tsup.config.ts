@@ -1,11 +1,5 @@
-import { defineConfig } from "tsup"
+import { library } from "../../tsup.preset.ts"
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm"],
-  target: "node22",
-  platform: "node",
-  sourcemap: true,
-  clean: true,
-  dts: false
-})
+// Two entries: "@agg/storage" never loads PGlite, "@agg/storage/pglite" holds it. The Lua scripts are read at run
+// time through the package's "./redis/scripts/*.lua" export (see src/redis/Scripts.ts), which is shipped in src/.
+export default library(["src/index.ts", "src/pglite.ts"])

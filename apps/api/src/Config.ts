@@ -1,13 +1,15 @@
 /**
- * The API's configuration (SPEC §8), read once at start through Effect `Config` and validated: a bad value fails
- * with a message naming the variable. Also derives the mode: `REDIS_URL` set → queued (DATABASE_URL required),
+ * The API's configuration, read once at start through Effect `Config` with the shared primitives of
+ * `@agg/runtime`'s `Env` and validated: a bad value fails with a message naming the variable. Also derives the mode: `REDIS_URL` set → queued (DATABASE_URL required),
  * otherwise direct (PostgreSQL when DATABASE_URL is set, else embedded PGlite in DATA_DIR).
  *
  * Does not open connections or build layers (see `Layers.ts`). Secrets (URLs, API keys) stay `Redacted`.
  */
+
+import { Env } from "@agg/runtime"
 import type { Limits } from "@agg/schema"
-import { PgEventStore } from "@agg/storage"
-import { Config, ConfigProvider, Effect, Option, Redacted, Schema } from "effect"
+import { PgEventStore, StreamKeys } from "@agg/storage"
+import { Config, type Effect, Option, type Redacted } from "effect"
 
 /** Where events go and where they are read from. @category models */
 export type Storage =
@@ -15,7 +17,7 @@ export type Storage =
   | { readonly _tag: "Pglite"; readonly dataDir?: string }
   | { readonly _tag: "Postgres"; readonly url: Redacted.Redacted<string> }
 
-/** The two ways to run (SPEC §2). @category models */
+/** The two ways to run: direct (the API commits) or queued (workers commit from the stream). @category models */
 export type Mode =
   | { readonly _tag: "Direct"; readonly storage: Storage }
   | {
@@ -43,76 +45,29 @@ export interface ApiConfig {
   readonly accessLog: boolean
 }
 
-/** Fail the config with "<NAME> <problem>" when `check` returns a problem. */
-const refine =
-  <A>(name: string, check: (value: A) => string | undefined) =>
-  (self: Config.Config<A>): Config.Config<A> =>
-    self.pipe(
-      Config.mapEffect((value) => {
-        const problem = check(value)
-        return problem === undefined
-          ? Effect.succeed(value)
-          : Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: `${name} ${problem}` })))
-      })
-    )
-
-const intBetween = (name: string, minimum: number, maximum: number, fallback: number) =>
-  Config.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })), name).pipe(Config.withDefault(fallback))
-
-const urlWithScheme = (name: string, schemes: ReadonlyArray<string>) =>
-  Config.Redacted(name).pipe(
-    refine(name, (url: Redacted.Redacted<string>) => {
-      const value = Redacted.value(url)
-      const parsed = URL.canParse(value) ? new URL(value) : undefined
-      return parsed !== undefined && schemes.includes(parsed.protocol)
-        ? undefined
-        : `must be a URL starting with ${schemes.map((s) => `${s}//`).join(" or ")}`
-    }),
-    Config.option
-  )
-
-const nonEmpty = (name: string, fallback: string) =>
-  Config.schema(Schema.String.check(Schema.isMinLength(1)), name).pipe(Config.withDefault(fallback))
-
-const apiKeys = Config.Redacted("API_KEYS").pipe(
-  refine("API_KEYS", (raw: Redacted.Redacted<string>) => {
-    const keys = Redacted.value(raw).split(",")
-    return keys.some((k) => k.trim() === "" || /\s/.test(k.trim()))
-      ? "must be a comma-separated list of non-empty keys without whitespace"
-      : undefined
-  }),
-  Config.map((raw) =>
-    Redacted.value(raw)
-      .split(",")
-      .map((k) => Redacted.make(k.trim()))
-  ),
-  Config.withDefault<ReadonlyArray<Redacted.Redacted<string>>>([])
-)
-
-const booleanFlag = (name: string, fallback: boolean) => Config.Boolean(name).pipe(Config.withDefault(fallback))
-
 /** Every variable with its default. @category constructors */
 export const ApiConfig: Config.Config<ApiConfig> = Config.all({
   port: Config.Port("PORT").pipe(Config.withDefault(8080)),
-  host: nonEmpty("HOST", "0.0.0.0"),
-  databaseUrl: urlWithScheme("DATABASE_URL", ["postgres:", "postgresql:"]),
-  redisUrl: urlWithScheme("REDIS_URL", ["redis:", "rediss:"]),
-  streamKey: Config.schema(Schema.String.check(Schema.isPattern(/^[^\s]{1,200}$/)), "STREAM_KEY").pipe(
-    Config.withDefault("agg:events")
+  host: Env.nonEmpty("HOST", "0.0.0.0"),
+  databaseUrl: Env.url("DATABASE_URL", ["postgres:", "postgresql:"]).pipe(Config.option),
+  redisUrl: Env.url("REDIS_URL", ["redis:", "rediss:"]).pipe(Config.option),
+  streamKey: Config.String("STREAM_KEY").pipe(
+    Config.withDefault("agg:events"),
+    Env.refine("STREAM_KEY", StreamKeys.validate)
   ),
-  apiKeys,
-  dataDir: nonEmpty("DATA_DIR", "./.data"),
-  maxBodyBytes: intBetween("MAX_BODY_BYTES", 1024, 1024 * 1024 * 1024, 10 * 1024 * 1024),
+  apiKeys: Env.keyList("API_KEYS"),
+  dataDir: Env.nonEmpty("DATA_DIR", "./.data"),
+  maxBodyBytes: Env.intBetween("MAX_BODY_BYTES", 1024, 1024 * 1024 * 1024, 10 * 1024 * 1024),
   // A request commits whole, and one commit inserts at most PgEventStore.maxEventsPerCommit events.
-  maxEventsPerRequest: intBetween("MAX_EVENTS_PER_REQUEST", 1, PgEventStore.maxEventsPerCommit, 10_000),
-  maxPayloadBytes: intBetween("MAX_PAYLOAD_BYTES", 16, 64 * 1024 * 1024, 64 * 1024),
-  commitMaxEvents: intBetween("COMMIT_MAX_EVENTS", 1, PgEventStore.maxEventsPerCommit, 2_000),
-  commitMaxWaitMs: intBetween("COMMIT_MAX_WAIT_MS", 0, 10_000, 0),
-  poolSize: intBetween("DB_POOL_SIZE", 1, 1_000, 10),
-  shutdownTimeoutMs: intBetween("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000),
-  accessLog: booleanFlag("ACCESS_LOG", true)
+  maxEventsPerRequest: Env.intBetween("MAX_EVENTS_PER_REQUEST", 1, PgEventStore.maxEventsPerCommit, 10_000),
+  maxPayloadBytes: Env.intBetween("MAX_PAYLOAD_BYTES", 16, 64 * 1024 * 1024, 64 * 1024),
+  commitMaxEvents: Env.intBetween("COMMIT_MAX_EVENTS", 1, PgEventStore.maxEventsPerCommit, 2_000),
+  commitMaxWaitMs: Env.intBetween("COMMIT_MAX_WAIT_MS", 0, 10_000, 0),
+  poolSize: Env.intBetween("DB_POOL_SIZE", 1, 1_000, 10),
+  shutdownTimeoutMs: Env.intBetween("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000),
+  accessLog: Env.flag("ACCESS_LOG", true)
 }).pipe(
-  refine("DATABASE_URL", (c) =>
+  Env.refine("DATABASE_URL", (c) =>
     Option.isSome(c.redisUrl) && Option.isNone(c.databaseUrl)
       ? "is required when REDIS_URL is set (queued mode reads events and stats from PostgreSQL)"
       : undefined

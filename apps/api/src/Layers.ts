@@ -33,9 +33,16 @@ export const observeCommits: Layer.Layer<EventStore.EventStore, never, EventStor
   })
 )
 
+// PGlite is imported only when chosen: a queued API never loads it.
 const storeLayer = (storage: Storage, poolSize: number) =>
   storage._tag === "Pglite"
-    ? PgEventStore.layerPglite(storage.dataDir === undefined ? {} : { dataDir: storage.dataDir })
+    ? Layer.unwrap(
+        Effect.promise(() => import("@agg/storage/pglite")).pipe(
+          Effect.map(({ layerPglite }) =>
+            layerPglite(storage.dataDir === undefined ? {} : { dataDir: storage.dataDir })
+          )
+        )
+      )
     : PgEventStore.layer({ url: storage.url, poolSize })
 
 /** Why the services could not start: a store or log that cannot connect or migrate, bad group-commit options. */

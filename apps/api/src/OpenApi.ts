@@ -1,7 +1,8 @@
 /**
  * The OpenAPI 3.1 document served at GET /openapi.json, built once at start from `@agg/schema`'s JSON Schemas
- * (event, publish body, stored event, page, query parameters) with the configured limits, plus the response
- * shapes of the API and the error codes of `HttpErrors`. Never hand-edited: change the schemas instead.
+ * (event, publish body, stored event, query parameters and every response body) with the configured limits and
+ * the error codes of `HttpErrors`. Only paths, statuses and headers are written here: change the schemas for
+ * any body.
  */
 import { eventQueryParameters, type Limits, makeJsonSchemas } from "@agg/schema"
 import { httpErrors } from "./HttpErrors.ts"
@@ -10,19 +11,17 @@ type Json = { readonly [key: string]: unknown }
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` })
 const jsonContent = (schema: Json): Json => ({ "application/json": { schema } })
-const errorResponse = (description: string): Json => ({ description, content: jsonContent(ref("Error")) })
+const errorResponse = (description: string): Json => ({ description, content: jsonContent(ref("ErrorBody")) })
 const retryAfter: Json = {
   "Retry-After": { description: "Seconds to wait before retrying.", schema: { type: "integer", minimum: 1 } }
 }
 
-const counts = { type: "integer", minimum: 0 }
-
 /** The document for the given limits; `auth` adds the bearer scheme. @category constructors */
 export const makeOpenApi = (options: { readonly limits: Limits; readonly auth: boolean; readonly version: string }) => {
-  const schemas = makeJsonSchemas(options.limits)
+  const codes = [...new Set([...Object.values(httpErrors).map((e) => e.code), "overloaded", "shutting_down"])]
+  const schemas = makeJsonSchemas(options.limits, { errorCodes: codes })
   const security = options.auth ? [{ bearer: [] }] : []
   const unauthorized = options.auth ? { "401": errorResponse("Missing or wrong bearer token.") } : {}
-  const codes = [...new Set([...Object.values(httpErrors).map((e) => e.code), "overloaded", "shutting_down"])]
   return {
     openapi: "3.1.0",
     info: {
@@ -75,7 +74,7 @@ export const makeOpenApi = (options: { readonly limits: Limits; readonly auth: b
         get: {
           summary: "Counters",
           responses: {
-            "200": { description: "The counters.", content: jsonContent(ref("Stats")) },
+            "200": { description: "The counters.", content: jsonContent(ref("StatsBody")) },
             ...unauthorized,
             "503": { ...errorResponse("The store or stream is unavailable."), headers: retryAfter }
           }
@@ -86,8 +85,8 @@ export const makeOpenApi = (options: { readonly limits: Limits; readonly auth: b
           summary: "Health of the service and its dependencies (no auth)",
           security: [],
           responses: {
-            "200": { description: "Every dependency is up.", content: jsonContent(ref("Health")) },
-            "503": { description: "Some dependency is down.", content: jsonContent(ref("Health")) }
+            "200": { description: "Every dependency is up.", content: jsonContent(ref("HealthBody")) },
+            "503": { description: "Some dependency is down.", content: jsonContent(ref("HealthBody")) }
           }
         }
       },
@@ -105,86 +104,7 @@ export const makeOpenApi = (options: { readonly limits: Limits; readonly auth: b
       }
     },
     components: {
-      schemas: {
-        ...schemas,
-        PublishCommitted: {
-          type: "object",
-          properties: { accepted: counts, unique: counts, duplicates: counts },
-          required: ["accepted", "unique", "duplicates"]
-        },
-        PublishQueued: { type: "object", properties: { accepted: counts }, required: ["accepted"] },
-        Stats: {
-          type: "object",
-          properties: {
-            received: counts,
-            unique_processed: counts,
-            duplicate_dropped: counts,
-            conflicts: counts,
-            pending: counts,
-            dead_lettered: counts,
-            topics: { type: "array", items: { type: "string" } },
-            per_topic: {
-              type: "object",
-              additionalProperties: {
-                type: "object",
-                properties: { unique_processed: counts, duplicate_dropped: counts, conflicts: counts }
-              }
-            },
-            uptime_seconds: counts
-          },
-          required: [
-            "received",
-            "unique_processed",
-            "duplicate_dropped",
-            "conflicts",
-            "pending",
-            "topics",
-            "uptime_seconds"
-          ]
-        },
-        Health: {
-          type: "object",
-          properties: {
-            status: { enum: ["ok", "unavailable"] },
-            mode: { enum: ["direct", "queued"] },
-            checks: {
-              type: "object",
-              additionalProperties: {
-                type: "object",
-                properties: { status: { enum: ["up", "down"] }, error: { type: "string" } },
-                required: ["status"]
-              }
-            }
-          },
-          required: ["status", "mode", "checks"]
-        },
-        Error: {
-          type: "object",
-          properties: {
-            error: {
-              type: "object",
-              properties: {
-                code: { enum: codes },
-                message: { type: "string" },
-                issues: {
-                  type: "array",
-                  items: {
-                    type: "object",
-                    properties: {
-                      index: { type: ["integer", "null"], description: "The event's position in the batch." },
-                      path: { type: "string", description: "Field path within the event, or the parameter." },
-                      message: { type: "string" }
-                    },
-                    required: ["index", "path", "message"]
-                  }
-                }
-              },
-              required: ["code", "message"]
-            }
-          },
-          required: ["error"]
-        }
-      },
+      schemas,
       ...(options.auth ? { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } } : {})
     }
   }

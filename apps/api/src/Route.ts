@@ -1,9 +1,10 @@
 /**
- * What a route is: method, exact path, whether it needs the bearer token, and a handler that turns the request
- * into a `Reply` (an Effect, so handlers use the core services). Plus the reply constructors routes share.
+ * The one way to declare a route: method, path (Fastify's syntax: `/events/:topic/:event_id` names two path
+ * parameters), whether it needs the bearer token, the body it reads, and a handler that turns the request into
+ * a `Reply` (an Effect, so handlers use the core services). Plus the reply constructors routes share.
  *
- * Deliberately tiny: exact paths only (the API has no path parameters), no middleware chain. Matching, auth,
- * body reading, error rendering, logging and metrics happen once in `Server.ts`.
+ * Deliberately no Fastify types here and no middleware chain: `Server.ts` registers every route on Fastify and
+ * does matching, HEAD, 404/405, auth, body reading, error rendering, logging and metrics once for all of them.
  */
 import type { IncomingMessage } from "node:http"
 import type { Effect } from "effect"
@@ -14,6 +15,8 @@ export interface RequestContext {
   readonly request: IncomingMessage
   /** Path without the query string. */
   readonly path: string
+  /** The path parameters of the route's path, decoded (`{}` without any). */
+  readonly params: Readonly<Record<string, string>>
   /** The raw query string, without "?" ("" when absent). */
   readonly query: string
   readonly requestId: string
@@ -30,13 +33,15 @@ export interface Reply {
 
 /** @category models */
 export interface Route<R> {
-  readonly method: "GET" | "POST"
+  /** GET routes answer HEAD too (same headers, no body). */
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+  /** Matched exactly, except for `:name` segments (path parameters). */
   readonly path: string
   /** Whether API keys (when configured) apply to this route. */
   readonly auth: boolean
   /**
-   * Read the body before the handler runs: at most `maxBytes` (413 beyond), after `precheck` (e.g. 415 for a
-   * wrong Content-Type) found nothing wrong.
+   * Read the body before the handler runs: at most `maxBytes` (413 beyond), once auth passed and `precheck`
+   * (e.g. 415 for a wrong Content-Type) found nothing wrong; both run before any byte of the body is read.
    */
   readonly body?: {
     readonly maxBytes: number

@@ -1,36 +1,45 @@
 /**
- * The HTTP app: a lean `node:http` request listener with an exact-path route table, chosen by measurement
- * (bench/src/http/compare.ts, one-event POSTs, parse-only servers: Effect's HttpRouter + NodeHttpServer ran at
- * 65–70% of bare node:http, Fastify at 95–110% but adds a framework whose body limits and error bodies we would
- * override anyway). Routing five exact paths needs no framework; Effect runs the domain, not the socket.
- * Each request runs one Effect fiber with the app's services: the route's handler, then error rendering by the
- * `HttpErrors` table, the response, metrics and a JSON access log line carrying the request id (echoed in
- * `x-request-id`). Unknown path: 404; known path, other method: 405; auth (when keys are configured) before
- * the handler.
+ * The HTTP app on Fastify 5 (chosen by measurement: docs/http-layer.md). Fastify routes (exact paths and `:name`
+ * path parameters, HEAD for every GET route), bounds how long headers and requests may take, and closes
+ * gracefully; Effect runs the domain. Each request runs one Effect fiber with the app's services: the route's
+ * handler, then error rendering by the `HttpErrors` table, the response (`x-request-id` echoed or made,
+ * `x-content-type-options: nosniff`), the route's metrics series and a JSON access log line carrying the request
+ * id. When keys are configured, auth comes first: before the body is read and before 404/405, so paths cannot be
+ * probed without a key (/health stays open).
  *
- * `makeApp` builds the listener without listening; `listen` binds it (port 0 in tests) and, when its scope
- * closes, shuts down gracefully: stop accepting, let in-flight requests finish (bounded), then close
+ * Deliberately not Fastify's: JSON parsing, schema validation, logging and error bodies (always ours, from the
+ * table). `makeApp` builds the instance without listening; `listen` binds it (port 0 in tests) and, when its
+ * scope closes, shuts down gracefully: stop accepting, let in-flight requests finish (bounded), then close
  * connections. Layers released after it (the group commit, pools) therefore see no new work.
  */
 import { randomUUID } from "node:crypto"
-import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { type EventStore, Ingest } from "@agg/core"
 import type { Limits } from "@agg/schema"
 import { Cause, Clock, Context, Data, Effect, Fiber, Layer, type Redacted, References, type Scope } from "effect"
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type onRequestHookHandler
+} from "fastify"
 import { makeAuth } from "./Auth.ts"
 import { collectBody } from "./Body.ts"
 import {
+  BodyAborted,
+  BodyTooLarge,
   type HttpError,
   InternalError,
   MethodNotAllowed,
   RouteNotFound,
   toErrorReply,
-  Unauthorized
+  Unauthorized,
+  UnsupportedMediaType
 } from "./HttpErrors.ts"
 import { Metrics, type RouteSeries } from "./Metrics.ts"
 import { makeOpenApi } from "./OpenApi.ts"
-import type { Reply, RequestContext, Route } from "./Route.ts"
+import type { Reply, Route } from "./Route.ts"
 import { json } from "./Route.ts"
 import * as Docs from "./routes/Docs.ts"
 import * as Events from "./routes/Events.ts"
@@ -53,25 +62,26 @@ export interface AppOptions {
 /** The services the routes use. @category models */
 export type AppServices = Ingest.Ingest | EventStore.EventStore | Metrics
 
-/** A built app: the node:http listener and a way to wait until no request is in flight. @category models */
+/** A built app: the Fastify instance, every route registered and ready, not listening. @category models */
 export interface App {
-  readonly listener: (request: Http.IncomingMessage, response: Http.ServerResponse) => void
-  /** Completes once no request is in flight (at once when idle). */
-  readonly idle: Effect.Effect<void>
-  /** From now on every response asks the client to close its connection (used while shutting down). */
-  readonly startDraining: () => void
+  readonly fastify: FastifyInstance
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const EMPTY = Buffer.alloc(0)
-const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+const UNAUTHORIZED = "a valid bearer token is required (Authorization: Bearer <key>)"
 
-/** Build the app (route table, docs assets, OpenAPI document) with the services in context. @category constructors */
+const pathOf = (url: string | undefined): string => {
+  if (url === undefined) return "/"
+  const q = url.indexOf("?")
+  return q < 0 ? url : url.slice(0, q)
+}
+
+/** Build the app (routes, docs assets, OpenAPI document) with the services in context. @category constructors */
 export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
   const context = yield* Effect.context<AppServices>()
   const metrics = yield* Metrics
   const ingest = yield* Ingest.Ingest
-  const mode = ingest.mode
   const startedAtMs = yield* Clock.currentTimeMillis
   const auth = makeAuth(options.apiKeys)
   const openApi = makeOpenApi({ limits: options.limits, auth: auth.enabled, version: options.version ?? "0.0.0" })
@@ -79,115 +89,185 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
     ...Publish.routes(options.limits, ingest, metrics),
     ...Events.routes,
     ...Stats.routes(startedAtMs),
-    ...Health.routes(mode),
+    ...Health.routes(ingest.mode),
     ...MetricsRoute.routes(startedAtMs),
     ...(yield* Docs.routes(openApi))
   ]
-  // path → method → route and its metrics series (looked up once here, not per request)
-  const table = new Map<string, Map<string, { route: Route<AppServices>; series: RouteSeries }>>()
-  for (const route of all) {
-    const methods = table.get(route.path) ?? new Map()
-    table.set(route.path, methods)
-    methods.set(route.method, { route, series: metrics.series(route.path, route.method) })
-  }
-  // Unknown paths and methods share a few series; arbitrary method names are not used as labels.
-  const unmatched = (path: string, method: string | undefined) =>
-    metrics.series(path, method !== undefined && KNOWN_METHODS.has(method) ? method : "OTHER")
+
+  let closing = false
+  const fastify = Fastify({
+    logger: false,
+    // Our rule: a well-formed x-request-id is echoed, anything else is replaced by a fresh UUID.
+    requestIdHeader: false,
+    genReqId: (raw) => {
+      const header = raw.headers["x-request-id"]
+      return typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID()
+    },
+    // Bounded header and request reading: a slow client cannot hold a connection for ever.
+    requestTimeout: 60_000,
+    http: { headersTimeout: 20_000 },
+    keepAliveTimeout: 5_000,
+    // While closing, a request that still arrives on an open connection is served and told to close it, with our
+    // error bodies, rather than refused with Fastify's own 503 body.
+    return503OnClosing: false,
+    // A path Fastify cannot decode matches no route: answered like any unknown path.
+    frameworkErrors: (_error, request, reply) => notFound(request, reply)
+  })
+  fastify.addHook("preClose", (done) => {
+    closing = true
+    done()
+  })
+  // Fastify reads no body: a route that takes one reads it in its handler (`Body.collectBody`), after auth and
+  // the precheck, so a refused request costs no read and an oversized body is drained, not reset, after the 413
+  // (Fastify's bodyLimit answers 413 by closing the connection, which a client still sending sees as a reset).
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined))
 
   // A request fiber's context: the app's plus `request_id` among the log annotations (one copy, no annotate step).
   const baseAnnotations = Context.get(context, References.CurrentLogAnnotations)
-  const withRequestId = (requestId: string) =>
-    Context.add(context, References.CurrentLogAnnotations, { ...baseAnnotations, request_id: requestId })
-  const run = <A, E>(effect: Effect.Effect<A, E, AppServices>, requestContext: Context.Context<AppServices>) =>
-    Effect.runForkWith(requestContext)(effect)
-  let inFlight = 0
-  let draining = false
-  let waiters: Array<() => void> = []
-  const done = () => {
-    inFlight--
-    if (inFlight === 0 && waiters.length > 0) {
-      const wake = waiters
-      waiters = []
-      for (const w of wake) w()
-    }
-  }
+  const known = new Set(fastify.supportedMethods)
+  // Unknown paths share a few series; arbitrary method names are not used as labels.
+  const labelOf = (method: string) => (known.has(method) ? method : "OTHER")
 
-  // The route for this request, or the error that answers it instead.
-  const resolveRoute = (
-    request: Http.IncomingMessage,
-    path: string
-  ): { readonly series: RouteSeries; readonly route?: Route<AppServices>; readonly error?: HttpError } => {
-    const methods = table.get(path)
-    if (methods === undefined) {
-      const error = new RouteNotFound({ message: `no route for ${path.slice(0, 200)}` })
-      return { series: unmatched("unmatched", request.method), error }
-    }
-    const entry = methods.get(request.method ?? "")
-    if (entry === undefined) {
-      const allow = [...methods.keys()]
-      const message = `${request.method} is not allowed on ${path.slice(0, 200)} (allowed: ${allow.join(", ")})`
-      return { series: unmatched(path, request.method), error: new MethodNotAllowed({ message, allow }) }
-    }
-    if (entry.route.auth && !auth.check(request.headers.authorization)) {
-      const message = "a valid bearer token is required (Authorization: Bearer <key>)"
-      return { series: entry.series, error: new Unauthorized({ message }) }
-    }
-    return { series: entry.series, route: entry.route }
-  }
-
-  const listener = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    const started = performance.now()
-    const header = request.headers["x-request-id"]
-    const requestId = typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID()
-    const url = request.url ?? "/"
-    const q = url.indexOf("?")
-    const path = q < 0 ? url : url.slice(0, q)
-    const query = q < 0 ? "" : url.slice(q + 1)
-    const { series, route, error } = resolveRoute(request, path)
-    inFlight++ // from arrival: a body still being read counts as in flight for the graceful stop
-
-    // One fiber per request, started once the body (if any) is in: handler, error rendering, response, metrics, log.
-    // The fiber starts with the request id among its log annotations (no annotateLogs step) and `done` observes
-    // its end (no finalizer): the fewer steps, the cheaper a request.
-    const respond = (effect: Effect.Effect<Reply, HttpError, AppServices>) =>
-      run(
-        Effect.flatMap(Effect.catchCause(effect, renderFailure), (reply) => {
-          write(response, reply, requestId, draining)
-          const seconds = (performance.now() - started) / 1000
-          series.record(reply.status, seconds)
-          return options.accessLog || reply.status >= 500
-            ? Effect.annotateLogs(Effect.logInfo("request"), {
-                method: request.method,
-                path,
-                status: reply.status,
-                duration_ms: Math.round(seconds * 10_000) / 10
-              })
-            : Effect.void
-        }),
-        withRequestId(requestId)
-      ).addObserver(done)
-
-    if (route === undefined) return respond(Effect.fail(error!))
-    const context: RequestContext = { request, path, query, requestId, body: EMPTY }
-    if (route.body === undefined) return respond(route.handler(context))
-    const refused = route.body.precheck?.(request)
-    if (refused !== undefined) return respond(Effect.fail(refused))
-    collectBody(request, route.body.maxBytes, (body) =>
-      respond(Buffer.isBuffer(body) ? route.handler({ ...context, body }) : Effect.fail(body))
+  // One fiber per request, started once the body (if any) is in: handler, error rendering, response, metrics, log.
+  // The fiber starts with the request id among its log annotations (no annotateLogs step), and nothing awaits it:
+  // the fewer steps, the cheaper a request.
+  const respond = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    series: RouteSeries,
+    started: number,
+    effect: Effect.Effect<Reply, HttpError, AppServices>
+  ): void => {
+    const requestId = request.id
+    const annotations = { ...baseAnnotations, request_id: requestId }
+    Effect.runForkWith(Context.add(context, References.CurrentLogAnnotations, annotations))(
+      Effect.flatMap(Effect.catchCause(effect, renderFailure), (answer) => {
+        write(reply, answer, requestId, closing)
+        const seconds = (performance.now() - started) / 1000
+        series.record(answer.status, seconds)
+        return options.accessLog || answer.status >= 500
+          ? Effect.annotateLogs(Effect.logInfo("request"), {
+              method: request.method,
+              path: pathOf(request.raw.url),
+              status: answer.status,
+              duration_ms: Math.round(seconds * 10_000) / 10
+            })
+          : Effect.void
+      })
     )
   }
+  const refuse = (request: FastifyRequest, reply: FastifyReply, series: RouteSeries, error: HttpError) =>
+    respond(request, reply, series, performance.now(), Effect.fail(error))
+  const authorized = (request: FastifyRequest) => auth.check(request.headers.authorization)
 
-  return {
-    listener,
-    idle: Effect.callback<void>((resume) => {
-      if (inFlight === 0) resume(Effect.void)
-      else waiters.push(() => resume(Effect.void))
-    }),
-    startDraining: () => {
-      draining = true
+  // Before Fastify looks at the body: auth (when the route is guarded), then the route's precheck.
+  const guard = (
+    needsKey: boolean,
+    precheck: NonNullable<Route<AppServices>["body"]>["precheck"],
+    seriesOf: (method: string) => RouteSeries
+  ): { onRequest?: onRequestHookHandler } => {
+    const keyed = needsKey && auth.enabled
+    if (!keyed && precheck === undefined) return {}
+    return {
+      onRequest: (request, reply, done) => {
+        if (keyed && !authorized(request)) {
+          return refuse(request, reply, seriesOf(request.method), new Unauthorized({ message: UNAUTHORIZED }))
+        }
+        const refused = precheck?.(request.raw)
+        if (refused !== undefined) return refuse(request, reply, seriesOf(request.method), refused)
+        done()
+      }
     }
-  } satisfies App
+  }
+
+  const register = (route: Route<AppServices>) => {
+    const series = metrics.series(route.path, route.method)
+    const head = metrics.series(route.path, "HEAD")
+    const seriesOf = (method: string) => (method === "HEAD" ? head : series)
+    const body = route.body
+    fastify.route({
+      method: route.method,
+      url: route.path,
+      ...guard(route.auth, body?.precheck, seriesOf),
+      // Not async: the reply is sent from the request's fiber.
+      handler: (request, reply) => {
+        const started = performance.now()
+        const url = request.raw.url ?? "/"
+        const q = url.indexOf("?")
+        const requestContext = {
+          request: request.raw,
+          path: q < 0 ? url : url.slice(0, q),
+          params: request.params as Readonly<Record<string, string>>,
+          query: q < 0 ? "" : url.slice(q + 1),
+          requestId: request.id,
+          body: EMPTY
+        }
+        const s = seriesOf(request.method)
+        if (body === undefined) return respond(request, reply, s, started, route.handler(requestContext))
+        collectBody(request.raw, body.maxBytes, (read) =>
+          respond(
+            request,
+            reply,
+            s,
+            started,
+            Buffer.isBuffer(read) ? route.handler({ ...requestContext, body: read }) : Effect.fail(read)
+          )
+        )
+      }
+    })
+  }
+
+  // Each path: its routes, then one route answering 405 (with Allow) for every other method Fastify knows.
+  const byPath = new Map<string, Array<Route<AppServices>>>()
+  for (const route of all) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route])
+  for (const [path, routes] of byPath) {
+    for (const route of routes) register(route)
+    const allow = routes.flatMap((r) => (r.method === "GET" ? ["GET", "HEAD"] : [r.method]))
+    const seriesOf = (method: string) => metrics.series(path, labelOf(method))
+    fastify.route({
+      method: fastify.supportedMethods.filter((m) => !allow.includes(m)),
+      url: path,
+      ...guard(
+        routes.some((r) => r.auth),
+        undefined,
+        seriesOf
+      ),
+      handler: (request, reply) => {
+        const message = `${request.method} is not allowed on ${path.slice(0, 200)} (allowed: ${allow.join(", ")})`
+        refuse(request, reply, seriesOf(request.method), new MethodNotAllowed({ message, allow }))
+      }
+    })
+  }
+
+  // Unknown paths need the key too (when configured), so a client without one learns nothing about the routes.
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
+    const series = metrics.series("unmatched", labelOf(request.method))
+    const path = pathOf(request.raw.url)
+    const error = authorized(request)
+      ? new RouteNotFound({ message: `no route for ${path.slice(0, 200)}` })
+      : new Unauthorized({ message: UNAUTHORIZED })
+    refuse(request, reply, series, error)
+  }
+  fastify.setNotFoundHandler(notFound)
+  // Only Fastify's own refusals reach this (handlers never throw): a Content-Type it cannot parse, a broken body.
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    if (request.is404) return notFound(request, reply)
+    const series = metrics.series(request.routeOptions.url ?? "unmatched", labelOf(request.method))
+    refuse(request, reply, series, fromFastify(error))
+  })
+
+  yield* Effect.promise(() => fastify.ready())
+  return { fastify } satisfies App
 })
+
+const fromFastify = (error: FastifyError): HttpError => {
+  const status = error.statusCode ?? 500
+  if (status === 415) return new UnsupportedMediaType({ message: "the Content-Type header cannot be parsed" })
+  if (status === 413) return new BodyTooLarge({ message: "the request body is too large" })
+  if (status >= 400 && status < 500) return new BodyAborted({ message: "the request body could not be read" })
+  return new InternalError({ message: "internal error" })
+}
 
 // Typed errors are rendered by the table; anything else (a defect, an interruption) is logged and becomes a
 // bare 500, so no stack or message of ours reaches the client.
@@ -207,15 +287,13 @@ const renderFailure = (cause: Cause.Cause<HttpError>): Effect.Effect<Reply> => {
   )
 }
 
-const write = (response: Http.ServerResponse, reply: Reply, requestId: string, closeAfter: boolean) => {
-  if (response.headersSent || response.destroyed) return
-  const headers: Record<string, string | number> = {
-    ...reply.headers,
-    "content-length": typeof reply.body === "string" ? Buffer.byteLength(reply.body) : reply.body.length,
-    "x-request-id": requestId
-  }
-  if (closeAfter) headers["connection"] = "close"
-  response.writeHead(reply.status, headers).end(reply.body)
+// Fastify computes Content-Length and, for HEAD, drops the body but keeps the headers.
+const write = (reply: FastifyReply, answer: Reply, requestId: string, closing: boolean) => {
+  if (reply.sent || reply.raw.destroyed) return
+  reply.code(answer.status).headers(answer.headers)
+  reply.header("x-request-id", requestId).header("x-content-type-options", "nosniff")
+  if (closing) reply.header("connection", "close")
+  reply.send(answer.body)
 }
 
 /** The port could not be bound. @category errors */
@@ -239,40 +317,28 @@ export interface ListenOptions {
  */
 export const listen = (app: App, options: ListenOptions): Effect.Effect<AddressInfo, ListenError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.callback<{ server: Http.Server; address: AddressInfo }, ListenError>((resume) => {
-      // Bounded header/request reading: a slow client cannot hold a connection for ever.
-      const server = Http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, app.listener)
-      const onError = (cause: Error) => {
-        resume(
-          Effect.fail(
-            new ListenError({ message: `cannot listen on ${options.host}:${options.port}: ${cause.message}`, cause })
-          )
-        )
-      }
-      server.once("error", onError)
-      server.listen(options.port, options.host, () => {
-        server.off("error", onError)
-        resume(Effect.succeed({ server, address: server.address() as AddressInfo }))
-      })
-    }),
-    ({ server }) =>
+    Effect.tryPromise({
+      try: () => app.fastify.listen({ port: options.port, host: options.host }),
+      catch: (cause) =>
+        new ListenError({
+          message: `cannot listen on ${options.host}:${options.port}: ${cause instanceof Error ? cause.message : String(cause)}`,
+          cause
+        })
+    }).pipe(Effect.map(() => app.fastify.server.address() as AddressInfo)),
+    () =>
       Effect.gen(function* () {
-        app.startDraining()
-        const closed = yield* Effect.forkChild(
-          Effect.callback<void>((resume) => {
-            server.close(() => resume(Effect.void))
-          })
-        )
-        // close() stops accepting and ends idle keep-alive connections; busy ones finish their request first.
-        const drained = yield* app.idle.pipe(Effect.timeoutOption(options.shutdownTimeoutMs))
+        // close() stops accepting and ends idle keep-alive connections; a busy one ends after its answer (sent with
+        // Connection: close from now on), and close() completes once no connection is left.
+        const closed = yield* Effect.forkChild(Effect.promise(() => app.fastify.close()))
+        const drained = yield* Fiber.join(closed).pipe(Effect.timeoutOption(options.shutdownTimeoutMs))
         if (drained._tag === "None") {
           yield* Effect.logWarning("requests still in flight after the shutdown timeout; closing their connections")
+          app.fastify.server.closeAllConnections()
+          yield* Fiber.join(closed)
         }
-        server.closeAllConnections()
-        yield* Fiber.join(closed)
         yield* Effect.logInfo("HTTP server closed")
       })
-  ).pipe(Effect.map(({ address }) => address))
+  )
 
 /** Options of `layer`: the app's and the listener's. @category models */
 export interface ServerOptions extends AppOptions, ListenOptions {

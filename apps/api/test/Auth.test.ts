@@ -69,6 +69,38 @@ describe("auth on (API_KEYS=k1,k2)", () => {
     expect(doc.components.securitySchemes.bearer).toEqual({ type: "http", scheme: "bearer" })
   })
 
+  it("answers unknown paths and wrong methods only with a key: 401 first, then 404/405", async () => {
+    const bearer = { authorization: "Bearer key-one" }
+    for (const request of [
+      { path: "/nope" },
+      { path: "/publish" },
+      { method: "HEAD", path: "/publish" },
+      { method: "DELETE", path: "/events" },
+      { method: "POST", path: "/nope", headers: { "content-type": "json" }, body: "{}" }
+    ]) {
+      const denied = await send(app.url, request)
+      expect(denied.status, request.path).toBe(401)
+      expect(denied.headers.allow).toBeUndefined()
+      expect(denied.headers["x-content-type-options"]).toBe("nosniff")
+    }
+    const missing = await send(app.url, { path: "/nope", headers: bearer })
+    expect(missing.status).toBe(404)
+    expect(missing.json().error.code).toBe("not_found")
+    const wrong = await send(app.url, { path: "/publish", headers: bearer })
+    expect(wrong.status).toBe(405)
+    expect(wrong.headers.allow).toBe("POST")
+    const head = await send(app.url, { method: "HEAD", path: "/stats", headers: bearer })
+    expect(head.status).toBe(200)
+    expect((await send(app.url, { method: "HEAD", path: "/stats" })).status).toBe(401)
+  })
+
+  it("keeps /health open for every method: HEAD without a key, 405 (not 401) for another method", async () => {
+    expect((await send(app.url, { method: "HEAD", path: "/health" })).status).toBe(200)
+    const wrong = await send(app.url, { method: "POST", path: "/health" })
+    expect(wrong.status).toBe(405)
+    expect(wrong.headers.allow).toBe("GET, HEAD")
+  })
+
   it("checks auth before reading the body (401, not 415/413)", async () => {
     const r = await send(app.url, {
       method: "POST",

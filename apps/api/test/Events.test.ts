@@ -23,19 +23,21 @@ describe("GET /events", () => {
 
   it("pages one topic by offset with next_after, gap-free, without duplicates", async () => {
     const seen: Array<number> = []
-    let after: number | null = 0
+    let after = 0
     let pages = 0
-    while (after !== null) {
+    for (let full = true; full; pages++) {
       const r = await get(`?topic=orders&after=${after}&limit=10`)
       expect(r.status).toBe(200)
       const body = r.json()
       for (const e of body.events) {
         expect(e.topic).toBe("orders")
         expect(typeof e.received_at).toBe("string")
+        expect(e.position).toBeUndefined()
         seen.push(e.offset)
       }
+      expect(body.next_after).toBe(seen.at(-1))
       after = body.next_after
-      pages++
+      full = body.events.length === 10
     }
     expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1))
     expect(pages).toBe(3)
@@ -56,13 +58,18 @@ describe("GET /events", () => {
 
   it("without topic: every topic, in storage order, same paging", async () => {
     const all: Array<string> = []
-    let after: number | null = 0
-    while (after !== null) {
-      const body: { events: Array<{ topic: string; event_id: string }>; next_after: number | null } = (
+    let after = 0
+    for (let full = true; full; ) {
+      const body: { events: Array<{ topic: string; event_id: string; position: number }>; next_after: number } = (
         await get(`?after=${after}&limit=7`)
       ).json()
-      for (const e of body.events) all.push(`${e.topic}/${e.event_id}`)
-      after = body.next_after
+      for (const e of body.events) {
+        expect(e.position).toBeGreaterThan(after)
+        after = e.position
+        all.push(`${e.topic}/${e.event_id}`)
+      }
+      expect(body.next_after).toBe(after)
+      full = body.events.length === 7
     }
     expect(all).toHaveLength(35)
     expect(new Set(all).size).toBe(35)
@@ -80,11 +87,12 @@ describe("GET /events", () => {
   it("defaults: after 0, limit 100", async () => {
     const body = (await get("")).json()
     expect(body.events).toHaveLength(35)
-    expect(body.next_after).toBeNull()
+    expect(body.next_after).toBe(body.events.at(-1).position)
   })
 
   it("an unknown topic is an empty page", async () => {
-    expect((await get("?topic=nothing")).json()).toEqual({ events: [], next_after: null })
+    expect((await get("?topic=nothing")).json()).toEqual({ events: [], next_after: 0 })
+    expect((await get("?topic=nothing&after=42")).json()).toEqual({ events: [], next_after: 42 })
   })
 
   it("400 on bad parameters, naming each", async () => {

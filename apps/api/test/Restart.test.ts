@@ -70,4 +70,25 @@ describe("graceful stop", () => {
     await closing
     await expect(send(app.url, { path: "/health" })).rejects.toThrow(/ECONNREFUSED/)
   })
+
+  it("closes a connection still busy after the shutdown timeout", async () => {
+    const commitStarted = Effect.runSync(Deferred.make<void>())
+    const release = Effect.runSync(Deferred.make<void>())
+    const app = await startApp(
+      memoryDirect({
+        fault: (op) =>
+          op === "commit"
+            ? Deferred.succeed(commitStarted, undefined).pipe(Effect.andThen(Deferred.await(release)))
+            : Effect.void
+      }),
+      { shutdownTimeoutMs: 100 }
+    )
+    const inFlight = publish(app.url, event(1))
+    await Effect.runPromise(Deferred.await(commitStarted))
+    const closing = app.close()
+    // The server gives up on the request and cuts its connection; only then may the commit (and the layers) end.
+    await expect(inFlight).rejects.toThrow(/socket hang up|ECONNRESET/)
+    Effect.runSync(Deferred.succeed(release, undefined))
+    await closing
+  })
 })

@@ -67,12 +67,15 @@ describe("stats, metrics, health (direct mode, PGlite)", () => {
     expect(text).toMatch(/^agg_duplicate_dropped 3$/m)
     expect(text).toMatch(/^agg_conflicts 1$/m)
     expect(text).toMatch(/^agg_pending 0$/m)
-    // every sample line is `name{labels} value`
+    expect(text).toMatch(/^process_resident_memory_bytes [1-9]\d*$/m)
+    // every sample line is `name{labels} value` (blank lines separate metric families; names may hold digits, as
+    // in nodejs_eventloop_lag_p50_seconds; the event-loop lag figures are NaN, which the format allows, until the
+    // monitor has a sample)
     for (const line of text
       .trim()
       .split("\n")
-      .filter((l) => !l.startsWith("#"))) {
-      expect(line).toMatch(/^[a-z_]+(\{[^}]*\})? -?[0-9.e+-]+$/)
+      .filter((l) => l !== "" && !l.startsWith("#"))) {
+      expect(line).toMatch(/^[a-z_][a-z0-9_]*(\{[^}]*\})? (-?[0-9.e+-]+|Nan)$/)
     }
   })
 

@@ -6,10 +6,10 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort } from "@agg/testing/Ports"
 import {
   checkPostgres,
   checkRedis,
@@ -64,20 +64,12 @@ const run = (env: Record<string, string>): Run => {
   return { child, lines, waitFor, exit }
 }
 
-const freePort = async (): Promise<number> => {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 describe("main: configuration errors", () => {
   it.each([
     [{ PORT: "abc" }, /PORT/],
     [{ PORT: "70000" }, /PORT: .*between 1 and 65535/],
-    [{ REDIS_URL: "redis://127.0.0.1:6379" }, /DATABASE_URL is required when REDIS_URL is set/],
-    [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must be a URL/],
+    [{ REDIS_URL: "redis://127.0.0.1:6379" }, /DATABASE_URL: is required when REDIS_URL is set/],
+    [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL: must be a URL/],
     [{ MAX_BODY_BYTES: "-5" }, /MAX_BODY_BYTES/],
     [{ API_KEYS: "a,,b" }, /API_KEYS/],
     [{ COMMIT_MAX_EVENTS: "0" }, /COMMIT_MAX_EVENTS/],
@@ -87,7 +79,7 @@ describe("main: configuration errors", () => {
   ])("%o stops with exit 1 and a message naming the variable", async (env, message) => {
     const r = run(env)
     expect(await r.exit).toBe(1)
-    const fatal = r.lines.find((l) => l.level === "ERROR")
+    const fatal = r.lines.find((l) => l.level === "FATAL")
     expect(String(fatal?.message)).toMatch(message)
     expect(String(fatal?.message)).not.toMatch(/\n\s+at /) // no stack trace
   })

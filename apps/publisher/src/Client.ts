@@ -8,13 +8,26 @@
  * Retried: network errors, per-attempt timeouts, 5xx and 429. `Retry-After` (seconds or HTTP date) is honoured as
  * the delay; otherwise capped exponential backoff with full jitter: `random() * min(maxDelayMs, baseDelayMs * 2^n)`.
  * Not retried: any other 4xx (400/401/413/415 …), which fails with a {@link PublishError} carrying the body's problems.
+ * Successful answers are checked against `@agg/schema`'s response schemas: one that does not match fails with a
+ * `BAD_RESPONSE` error naming every mismatch.
  *
  * Deliberately not here: batching/splitting of large inputs (the caller chooses batch sizes), client-side
  * validation of events (the server is the authority), connection pooling knobs (undici's defaults).
  */
-import type { EventInput, Problem, StoredEvent } from "@agg/schema"
+import {
+  checkResponse,
+  DEFAULT_PAGE_LIMIT,
+  ErrorBody,
+  type EventInput,
+  EventsPage,
+  type Problem,
+  PublishReply,
+  StatsBody,
+  summarizeProblems
+} from "@agg/schema"
+import type * as v from "valibot"
 
-export type { Problem } from "@agg/schema"
+export type { EventsPage, Problem, StatsBody } from "@agg/schema"
 
 /** Backoff settings. `maxAttempts` counts the first try (1 = never retry). @category models */
 export interface RetryOptions {
@@ -72,23 +85,8 @@ export interface PublishResult {
   readonly ambiguousAttempts: number
 }
 
-/** GET /stats (SPEC §4); extra fields the server adds are kept. @category models */
-export interface Stats {
-  readonly received: number
-  readonly unique_processed: number
-  readonly duplicate_dropped: number
-  readonly conflicts: number
-  readonly pending: number
-  readonly topics: ReadonlyArray<string>
-  readonly uptime_seconds: number
-  readonly [extra: string]: unknown
-}
-
-/** One page of GET /events. @category models */
-export interface EventsPage {
-  readonly events: ReadonlyArray<StoredEvent>
-  readonly next_after: number | null
-}
+/** GET /stats (SPEC §4): `@agg/schema`'s `StatsBody`, under the name this client has always used. @category models */
+export type Stats = StatsBody
 
 /** Query of GET /events; without `topic`, all topics in storage order. @category models */
 export interface EventsQuery {
@@ -108,7 +106,10 @@ export interface Publisher {
   readonly stats: (options?: { readonly signal?: AbortSignal }) => Promise<Stats>
   /** GET /events: one page. */
   readonly events: (query?: EventsQuery, options?: { readonly signal?: AbortSignal }) => Promise<EventsPage>
-  /** Every page of a topic (or of all topics) from `after`, following `next_after` until it is null. */
+  /**
+   * Every page of a topic (or of all topics) from `after`, following `next_after`, until a page holds fewer events
+   * than the limit asked (or the server's default): the reader has caught up.
+   */
   readonly pages: (
     query?: EventsQuery,
     options?: { readonly signal?: AbortSignal }
@@ -213,40 +214,44 @@ const readBody = async (response: Response): Promise<unknown> => {
 const asRecord = (x: unknown): Record<string, unknown> =>
   typeof x === "object" && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : {}
 
-// The API answers `{"error": {"code", "message", "issues"?}}` (apps/api HttpErrors); a flat body is accepted too.
-const errorFieldsOf = (body: unknown): Record<string, unknown> => {
-  const record = asRecord(body)
-  return typeof record.error === "object" && record.error !== null ? asRecord(record.error) : record
+// The API answers with an `ErrorBody`; a body that is not one (a proxy's, a flat `{"code"}`) still lends its
+// `code` and `message` when it has them.
+const errorFieldsOf = (
+  body: unknown
+): { readonly code?: string; readonly message?: string; readonly issues?: ReadonlyArray<Problem> } => {
+  const checked = checkResponse(ErrorBody, body)
+  if (checked.ok) return checked.value.error
+  const flat = asRecord(body)
+  return {
+    ...(typeof flat.code === "string" ? { code: flat.code } : {}),
+    ...(typeof flat.message === "string" ? { message: flat.message } : {})
+  }
 }
 
-const problemsOf = (fields: Record<string, unknown>): ReadonlyArray<Problem> => {
-  const list = fields.issues ?? fields.problems
-  if (!Array.isArray(list)) return []
-  return list.map((p) => {
-    const item = asRecord(p)
-    return {
-      index: typeof item.index === "number" ? item.index : null,
-      path: typeof item.path === "string" ? item.path : "",
-      message: typeof item.message === "string" ? item.message : JSON.stringify(p)
-    }
-  })
-}
-
-const badResponse = (answer: { status: number; body: unknown; attempts: number }, message: string) =>
-  new PublishError({
+/** The checked body of a successful answer, or a non-retryable `BAD_RESPONSE` naming every mismatch. */
+const expectBody = <S extends v.GenericSchema>(
+  schema: S,
+  what: string,
+  answer: { status: number; body: unknown; attempts: number }
+): v.InferOutput<S> => {
+  const checked = checkResponse(schema, answer.body)
+  if (checked.ok) return checked.value
+  throw new PublishError({
     status: answer.status,
     code: "BAD_RESPONSE",
-    message,
+    message: `${what} does not match the API's schema: ${summarizeProblems(checked.problems).replaceAll("\n", "; ")}`,
+    problems: checked.problems,
     attempts: answer.attempts,
     retryable: false,
     body: answer.body
   })
+}
 
 const errorOf = (status: number, body: unknown, attempts: number): PublishError => {
   const fields = errorFieldsOf(body)
-  const code = typeof fields.code === "string" ? fields.code : `HTTP_${status}`
-  const text = typeof fields.message === "string" ? fields.message : ""
-  const problems = problemsOf(fields)
+  const code = fields.code ?? `HTTP_${status}`
+  const text = fields.message ?? ""
+  const problems = fields.issues ?? []
   const listed = problems.map((p) => (p.index === null ? p.message : `[${p.index}] ${p.message}`)).join("; ")
   const detail = listed ? `: ${listed}` : text ? `: ${text}` : ""
   return new PublishError({
@@ -367,13 +372,12 @@ export const createPublisher = (options: PublisherOptions): Publisher => {
   const publish: Publisher["publish"] = async (events, opts) => {
     const body = JSON.stringify(events)
     const answer = await request("POST", "/publish", body, opts?.signal)
-    const record = asRecord(answer.body)
-    if (typeof record.accepted !== "number") throw badResponse(answer, "publish answer has no numeric `accepted`")
+    const reply = expectBody(PublishReply, "the publish answer", answer)
     return {
       status: answer.status,
-      accepted: record.accepted,
-      unique: typeof record.unique === "number" ? record.unique : undefined,
-      duplicates: typeof record.duplicates === "number" ? record.duplicates : undefined,
+      accepted: reply.accepted,
+      unique: "unique" in reply ? reply.unique : undefined,
+      duplicates: "duplicates" in reply ? reply.duplicates : undefined,
       attempts: answer.attempts,
       ambiguousAttempts: answer.ambiguous
     }
@@ -381,7 +385,7 @@ export const createPublisher = (options: PublisherOptions): Publisher => {
 
   const stats: Publisher["stats"] = async (opts) => {
     const answer = await request("GET", "/stats", undefined, opts?.signal)
-    return answer.body as Stats
+    return expectBody(StatsBody, "the stats answer", answer)
   }
 
   const events: Publisher["events"] = async (query = {}, opts) => {
@@ -391,12 +395,7 @@ export const createPublisher = (options: PublisherOptions): Publisher => {
     if (query.limit !== undefined) params.set("limit", String(query.limit))
     const qs = params.toString()
     const answer = await request("GET", qs ? `/events?${qs}` : "/events", undefined, opts?.signal)
-    const page = asRecord(answer.body)
-    if (!Array.isArray(page.events)) throw badResponse(answer, "events answer has no `events` array")
-    return {
-      events: page.events as ReadonlyArray<StoredEvent>,
-      next_after: typeof page.next_after === "number" ? page.next_after : null
-    }
+    return expectBody(EventsPage, "the events page", answer)
   }
 
   async function* pages(query: EventsQuery = {}, opts?: { readonly signal?: AbortSignal }) {
@@ -404,7 +403,8 @@ export const createPublisher = (options: PublisherOptions): Publisher => {
     for (;;) {
       const page = await events({ ...query, after }, opts)
       yield page
-      if (page.next_after === null || page.events.length === 0) return
+      // next_after is always a number (the given after for an empty page): a short page means caught up
+      if (page.events.length < (query.limit ?? DEFAULT_PAGE_LIMIT)) return
       after = page.next_after
     }
   }

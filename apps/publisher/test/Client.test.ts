@@ -193,7 +193,7 @@ describe("Client.publish", () => {
 })
 
 describe("Client reads", () => {
-  it("stats() and pages() follow next_after until null", async () => {
+  it("stats() and pages() follow next_after until a short page", async () => {
     const ev = (offset: number) => ({ ...events[0], event_id: `e-${offset}`, offset, received_at: "x" })
     const api = await scripted([
       reply(200, {
@@ -206,7 +206,7 @@ describe("Client reads", () => {
         uptime_seconds: 1
       }),
       reply(200, { events: [ev(1), ev(2)], next_after: 2 }),
-      reply(200, { events: [ev(3)], next_after: null })
+      reply(200, { events: [ev(3)], next_after: 3 })
     ])
     const client = createPublisher({ url: `${api.url}/` }) // a trailing slash does not double up
     const stats = await client.stats()

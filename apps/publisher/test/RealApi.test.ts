@@ -5,26 +5,16 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort } from "@agg/testing/Ports"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import type { Summary } from "../src/Report.ts"
+import { runCli } from "./utils/Cli.ts"
 
-const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 const apiMain = fileURLToPath(new URL("../../api/src/main.ts", import.meta.url))
 const dataDir = mkdtempSync(join(tmpdir(), "agg-publisher-"))
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createServer()
-    probe.on("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
 
 const exited = (child: ChildProcess) =>
   new Promise<number | null>((resolve) =>
@@ -58,20 +48,6 @@ const startApi = async (port: number) => {
     child.once("exit", (code) => reject(new Error(`api exited ${code} before listening:\n${log}`)))
   })
   return child
-}
-
-const runCli = (args: ReadonlyArray<string>, onStderr?: (text: string) => void) => {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (d: Buffer) => {
-    stdout += d.toString()
-  })
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString()
-    onStderr?.(stderr)
-  })
-  return exited(child).then((code) => ({ code, stdout, stderr }))
 }
 
 afterAll(async () => {

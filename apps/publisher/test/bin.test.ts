@@ -1,25 +1,7 @@
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import type { Summary } from "../src/Report.ts"
+import { runCli } from "./utils/Cli.ts"
 import { type FakeApi, type FakeApiOptions, startFakeApi } from "./utils/FakeApi.ts"
-
-const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-
-const run = (args: ReadonlyArray<string>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString()
-    })
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr }))
-  })
 
 const apis: Array<FakeApi> = []
 afterEach(async () => {
@@ -33,7 +15,7 @@ const fakeApi = async (options?: FakeApiOptions) => {
 
 describe("bin flags", () => {
   it("--help exits 0 and lists every flag", async () => {
-    const { code, stdout } = await run(["--help"])
+    const { code, stdout } = await runCli(["--help"])
     assert.strictEqual(code, 0)
     for (const flag of [
       "--url",
@@ -63,7 +45,7 @@ describe("bin flags", () => {
       // `pnpm start -- --events abc` passes the "--" through: still parsed as flags
       [["--", "--events", "abc"], /Invalid value for flag --events/]
     ] as const
-    const results = await Promise.all(cases.map(([args]) => run(args)))
+    const results = await Promise.all(cases.map(([args]) => runCli(args)))
     results.forEach(({ code, stdout, stderr }, i) => {
       const [args, pattern] = cases[i] as (typeof cases)[number]
       assert.strictEqual(code, 2, `${args.join(" ")} should exit 2`)
@@ -80,7 +62,7 @@ describe("bin run", () => {
       drainAfterPolls: 3,
       fault: (n) => (n % 5 === 0 ? faults[(n / 5) % 3] : undefined)
     })
-    const { code, stdout, stderr } = await run([
+    const { code, stdout, stderr } = await runCli([
       "--url",
       api.url,
       "--events",
@@ -113,7 +95,7 @@ describe("bin run", () => {
 
   it("--verify exits 1 and names what is missing when the server loses an event", async () => {
     const api = await fakeApi({ lose: (id) => id.endsWith("-7") })
-    const { code, stdout } = await run(["--url", api.url, "--events", "200", "--run-id", "lossy", "--verify"])
+    const { code, stdout } = await runCli(["--url", api.url, "--events", "200", "--run-id", "lossy", "--verify"])
     assert.strictEqual(code, 1)
     assert.match(stdout, /verify +FAILED/)
     assert.match(stdout, /1 missing \(e\.g\. lossy-7\)/)
@@ -121,10 +103,10 @@ describe("bin run", () => {
 
   it("stops at a non-retryable answer and exits 1 with the server's code", async () => {
     const api = await fakeApi({ apiKey: "secret" })
-    const { code, stderr } = await run(["--url", api.url, "--events", "100", "--api-key", "wrong"])
+    const { code, stderr } = await runCli(["--url", api.url, "--events", "100", "--api-key", "wrong"])
     assert.strictEqual(code, 1)
     assert.match(stderr, /HTTP 401 unauthorized: missing or wrong bearer token/)
-    const ok = await run(["--url", api.url, "--events", "100", "--api-key", "secret", "--verify"])
+    const ok = await runCli(["--url", api.url, "--events", "100", "--api-key", "secret", "--verify"])
     assert.strictEqual(ok.code, 0, ok.stderr)
   })
 })

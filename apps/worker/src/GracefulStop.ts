@@ -62,7 +62,7 @@ export const layer: Layer.Layer<EventLog.EventLog | LogDrain, never, EventLog.Ev
           return operation.pipe(
             Effect.tap((entries) =>
               Effect.sync(() => {
-                for (const entry of entries) held.add(entry.id)
+                for (const entry of entries) held.add(EventLog.refKey(entry))
               })
             ),
             Effect.ensuring(
@@ -75,9 +75,9 @@ export const layer: Layer.Layer<EventLog.EventLog | LogDrain, never, EventLog.Ev
         })
       )
 
-    const released = (ids: ReadonlyArray<string>) =>
+    const released = (refs: ReadonlyArray<EventLog.EntryRef>) =>
       Effect.sync(() => {
-        for (const id of ids) held.delete(id)
+        for (const ref of refs) held.delete(EventLog.refKey(ref))
         settle()
       })
 
@@ -86,8 +86,8 @@ export const layer: Layer.Layer<EventLog.EventLog | LogDrain, never, EventLog.Ev
       // Once stopping, a read finds nothing after its usual wait (so the consumer's loop does not spin).
       read: (consumer, options) => gate(log.read(consumer, options), Effect.sleep(options.block).pipe(Effect.as([]))),
       reclaim: (consumer, options) => gate(log.reclaim(consumer, options), Effect.succeed([])),
-      ack: (ids) => log.ack(ids).pipe(Effect.tap(() => released(ids))),
-      deadLetter: (entry, reason) => log.deadLetter(entry, reason).pipe(Effect.tap(() => released([entry.id])))
+      ack: (refs) => log.ack(refs).pipe(Effect.tap(() => released(refs))),
+      deadLetter: (entry, reason) => log.deadLetter(entry, reason).pipe(Effect.tap(() => released([entry])))
     })
 
     const drain = (timeout: Duration.Duration) =>

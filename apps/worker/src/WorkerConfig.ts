@@ -1,55 +1,130 @@
 /**
- * The worker's settings, read from the environment through Effect `Config` and validated once at start: a bad
- * value fails with a `ConfigError` naming the variable. Also the `--help` text, generated from the same table so
- * the two cannot drift.
+ * The worker's settings, read from the environment through Effect `Config` (the shared primitives of
+ * `@agg/runtime`'s `Env`) and validated once at start: a bad value fails with a `ConfigError` naming the variable.
+ * One table declares each variable once, with its default, range and meaning; both the `Config` and the `--help`
+ * text are derived from it, so the two cannot drift. LOG_LEVEL is read by the runtime (`Main.runMain`) and only
+ * listed here.
  *
  * Deliberately does not open connections or interpret the URLs beyond their scheme: the storage layers own that.
  */
 import { hostname } from "node:os"
-import { Config, Duration, type LogLevel, type Option, Redacted, Schema } from "effect"
-
-const intBetween = (name: string, minimum: number, maximum: number, fallback: number) =>
-  Config.schema(Schema.Int.check(Schema.isBetween({ minimum, maximum })), name).pipe(Config.withDefault(fallback))
-
-// The schema error would echo the rejected value; a URL may hold a password, so the message names only the rule.
-const secretUrl = (name: string, schemes: RegExp, expected: string) =>
-  Config.schema(
-    Schema.String.check(Schema.isPattern(schemes, { message: `${name} must be a ${expected} URL` })),
-    name
-  ).pipe(Config.map(Redacted.make))
-
-// Redis names: the same rule @agg/storage applies to STREAM_KEY (checked here too, so a bad value fails at start).
-const KEY_LIKE = /^[^\s\p{Cc}]{1,255}$/u
+import { Env, Log } from "@agg/runtime"
+import { StreamKeys } from "@agg/storage"
+import { Config, type Duration, type Redacted } from "effect"
 
 /** Default consumer name: unique per process on a host, stable for the process's lifetime. */
 export const defaultConsumerName = (): string => `${hostname()}-${process.pid}`
 
+// A consumer name is a Redis name too: the same shape as the stream key (its own rule, it is not a key).
+const validConsumer = (name: string) =>
+  /^[^\s\p{Cc}]{1,255}$/u.test(name) ? undefined : "must be 1-255 characters without whitespace or control characters"
+
+interface Setting<A> extends Env.Help {
+  readonly config: Config.Config<A>
+}
+
+const url = (name: string, schemes: ReadonlyArray<string>, meaning: string): Setting<Redacted.Redacted<string>> => ({
+  name,
+  fallback: "(required)",
+  meaning: `${meaning} (${schemes.map((s) => `${s}//`).join(" or ")})`,
+  config: Env.url(name, schemes)
+})
+
+const int = (name: string, minimum: number, maximum: number, fallback: number, meaning: string): Setting<number> => ({
+  name,
+  fallback: String(fallback),
+  meaning: `${meaning} (${minimum}-${maximum})`,
+  config: Env.intBetween(name, minimum, maximum, fallback)
+})
+
+const ms = (
+  name: string,
+  minimum: number,
+  maximum: number,
+  fallback: number,
+  meaning: string
+): Setting<Duration.Duration> => ({
+  name,
+  fallback: String(fallback),
+  meaning: `${meaning}, in ms (${minimum}-${maximum})`,
+  config: Env.millis(name, minimum, maximum, fallback)
+})
+
+const redisName = (
+  variable: string,
+  fallback: string,
+  shown: string,
+  meaning: string,
+  check: (value: string) => string | undefined
+): Setting<string> => ({
+  name: variable,
+  fallback: shown,
+  meaning,
+  config: Config.String(variable).pipe(Config.withDefault(fallback), Env.refine(variable, check))
+})
+
+const settings = {
+  databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"], "PostgreSQL connection URL"),
+  redisUrl: url("REDIS_URL", ["redis:", "rediss:"], "Redis connection URL"),
+  streamKey: redisName(
+    "STREAM_KEY",
+    "agg:events",
+    "agg:events",
+    "Redis stream key; the group, counters and dead-letter stream derive from it",
+    StreamKeys.validate
+  ),
+  batchSize: int("WORKER_BATCH_SIZE", 1, 10_000, 500, "entries read and committed per transaction"),
+  block: ms("WORKER_BLOCK_MS", 1, 60_000, 1000, "how long one XREADGROUP waits for entries"),
+  reclaimIdle: ms(
+    "WORKER_RECLAIM_IDLE_MS",
+    100,
+    86_400_000,
+    30_000,
+    "idle time after which another consumer's pending entries are reclaimed"
+  ),
+  reclaimInterval: ms("WORKER_RECLAIM_INTERVAL_MS", 100, 3_600_000, 5000, "how often the reclaim pass looks for them"),
+  maxDeliveries: int(
+    "WORKER_MAX_DELIVERIES",
+    1,
+    1000,
+    5,
+    "an entry delivered more often than this goes to the dead-letter stream unprocessed"
+  ),
+  shutdownTimeout: ms(
+    "WORKER_SHUTDOWN_TIMEOUT_MS",
+    0,
+    3_600_000,
+    20_000,
+    "on SIGTERM, how long to wait for the entries in hand to be committed"
+  ),
+  consumer: redisName(
+    "WORKER_CONSUMER",
+    defaultConsumerName(),
+    "<hostname>-<pid>",
+    "consumer name in the group; must be unique among running replicas",
+    validConsumer
+  ),
+  metricsPort: {
+    name: "WORKER_METRICS_PORT",
+    fallback: "(unset: off)",
+    meaning: "serve Prometheus text of the worker's figures on this port at /metrics",
+    config: Config.option(Config.Port("WORKER_METRICS_PORT"))
+  }
+}
+
+type Settings = typeof settings
+
+/** @category models */
+export type WorkerConfig = { readonly [K in keyof Settings]: Config.Success<Settings[K]["config"]> }
+
 /**
- * Every variable the worker reads, with its default and meaning (the `--help` text).
+ * Every variable the worker reads, with its default as shown and its meaning (the `--help` lines).
  * @category models
  */
 export const variables: ReadonlyArray<readonly [name: string, fallback: string, meaning: string]> = [
-  ["DATABASE_URL", "(required)", "PostgreSQL connection URL (postgres:// or postgresql://)"],
-  ["REDIS_URL", "(required)", "Redis connection URL (redis:// or rediss://)"],
-  ["STREAM_KEY", "agg:events", "Redis stream key; the group, counters and <STREAM_KEY>:dlq derive from it"],
-  ["WORKER_BATCH_SIZE", "500", "entries read and committed per transaction (1-10000)"],
-  ["WORKER_BLOCK_MS", "1000", "how long one XREADGROUP waits for entries, in ms (1-60000)"],
-  ["WORKER_RECLAIM_IDLE_MS", "30000", "idle time after which another consumer's pending entries are reclaimed, in ms"],
-  ["WORKER_RECLAIM_INTERVAL_MS", "5000", "how often the reclaim pass looks for such entries, in ms (100-3600000)"],
-  [
-    "WORKER_MAX_DELIVERIES",
-    "5",
-    "an entry delivered more often than this goes to <STREAM_KEY>:dlq unprocessed (1-1000)"
-  ],
-  [
-    "WORKER_SHUTDOWN_TIMEOUT_MS",
-    "20000",
-    "on SIGTERM, how long to wait for the entries in hand to be committed, in ms"
-  ],
-  ["WORKER_CONSUMER", "<hostname>-<pid>", "consumer name in the group; must be unique among running replicas"],
-  ["WORKER_METRICS_PORT", "(unset: off)", "serve Prometheus text of the worker's figures on this port at /metrics"],
-  ["LOG_LEVEL", "Info", "minimum log level: All, Trace, Debug, Info, Warn, Error, Fatal, None"]
-]
+  ...Object.values(settings),
+  Log.levelHelp
+].map(({ name, fallback, meaning }) => [name, fallback, meaning] as const)
 
 /** The `--help` text. @category constructors */
 export const helpText = (): string => {
@@ -69,47 +144,12 @@ export const helpText = (): string => {
   ].join("\n")
 }
 
-/** @category models */
-export interface WorkerConfig {
-  readonly databaseUrl: Redacted.Redacted<string>
-  readonly redisUrl: Redacted.Redacted<string>
-  readonly streamKey: string
-  readonly batchSize: number
-  readonly block: Duration.Duration
-  readonly reclaimIdle: Duration.Duration
-  readonly reclaimInterval: Duration.Duration
-  readonly maxDeliveries: number
-  readonly shutdownTimeout: Duration.Duration
-  readonly consumer: string
-  readonly metricsPort: Option.Option<number>
-  readonly logLevel: LogLevel.LogLevel
-}
-
 /**
- * The worker's configuration. Defaults are given as decoded values (a `withDefault` is not decoded).
+ * The worker's configuration, from the table above.
  * @category constructors
  */
-export const WorkerConfig: Config.Config<WorkerConfig> = Config.all({
-  databaseUrl: secretUrl("DATABASE_URL", /^postgres(ql)?:\/\/./, "postgres://"),
-  redisUrl: secretUrl("REDIS_URL", /^rediss?:\/\/./, "redis://"),
-  streamKey: Config.schema(
-    Schema.String.check(
-      Schema.isPattern(KEY_LIKE, { message: "STREAM_KEY must be 1-255 characters, no spaces/controls" })
-    ),
-    "STREAM_KEY"
-  ).pipe(Config.withDefault("agg:events")),
-  batchSize: intBetween("WORKER_BATCH_SIZE", 1, 10_000, 500),
-  block: intBetween("WORKER_BLOCK_MS", 1, 60_000, 1000).pipe(Config.map(Duration.millis)),
-  reclaimIdle: intBetween("WORKER_RECLAIM_IDLE_MS", 100, 86_400_000, 30_000).pipe(Config.map(Duration.millis)),
-  reclaimInterval: intBetween("WORKER_RECLAIM_INTERVAL_MS", 100, 3_600_000, 5000).pipe(Config.map(Duration.millis)),
-  maxDeliveries: intBetween("WORKER_MAX_DELIVERIES", 1, 1000, 5),
-  shutdownTimeout: intBetween("WORKER_SHUTDOWN_TIMEOUT_MS", 0, 3_600_000, 20_000).pipe(Config.map(Duration.millis)),
-  consumer: Config.schema(
-    Schema.String.check(
-      Schema.isPattern(KEY_LIKE, { message: "WORKER_CONSUMER must be 1-255 characters, no spaces/controls" })
-    ),
-    "WORKER_CONSUMER"
-  ).pipe(Config.withDefault(defaultConsumerName())),
-  metricsPort: Config.option(Config.Port("WORKER_METRICS_PORT")),
-  logLevel: Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const))
-})
+export const WorkerConfig: Config.Config<WorkerConfig> = Config.all(
+  Object.fromEntries(Object.entries(settings).map(([key, setting]) => [key, setting.config])) as {
+    readonly [K in keyof Settings]: Settings[K]["config"]
+  }
+)

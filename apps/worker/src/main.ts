@@ -4,25 +4,57 @@
  * serving its figures as Prometheus text on WORKER_METRICS_PORT. Any number of replicas may run at once.
  *
  * SIGTERM/SIGINT interrupt the main fiber: the worker stops reading, commits and acks the entries in hand (a drain,
- * see GracefulStop.ts), then the metrics server and the connections close and the process exits 0 (an interrupt-only
- * exit is a clean stop). A bad setting, or a service unreachable at start, stops the process with a FATAL log line
- * naming it (exit 1).
+ * see GracefulStop.ts), then the metrics exporter and the connections close and the process exits 0. A bad setting,
+ * or a service unreachable at start, stops the process with a FATAL log line naming it (exit 1). Logging, LOG_LEVEL,
+ * exit codes and the fatal line are `@agg/runtime`'s `Main.runMain`; the exporter is its `Metrics.serve`.
  *
  * Deliberately no consuming logic of its own: reading, committing, acking, reclaiming and dead-lettering are the
  * core's; the worker only adds the drain on stop and the metrics endpoint.
  */
 import { Consumer } from "@agg/core"
+import { Main, Metrics } from "@agg/runtime"
 import { PgEventStore, RedisEventLog } from "@agg/storage"
-import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer, Logger, Option, References, Runtime } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as GracefulStop from "./GracefulStop.ts"
-import { serveMetrics } from "./MetricsServer.ts"
 import { helpText, WorkerConfig } from "./WorkerConfig.ts"
-import { toSamples } from "./WorkerMetrics.ts"
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(helpText())
   process.exit(0)
+}
+
+// The consumer's counters as Prometheus samples, prefixed `agg_worker_`; each replica exposes its own, so a scraper
+// sums them across replicas. Resident memory and CPU come with the runtime's process metrics.
+const samples = (m: Consumer.ConsumerMetrics): ReadonlyArray<Metrics.Sample> => {
+  const counter = (name: string, help: string, value: number): Metrics.Sample => ({
+    name: `agg_worker_${name}`,
+    type: "counter",
+    help,
+    value
+  })
+  return [
+    counter("batches_total", "Batches committed.", m.batches),
+    counter("events_total", "Stream entries committed (unique + duplicates + redelivered).", m.events),
+    counter("events_unique_total", "Events stored as new.", m.unique),
+    counter("events_duplicate_total", "Events dropped as duplicates (conflicts included).", m.duplicates),
+    counter("events_conflict_total", "Duplicates whose content differed from the stored event.", m.conflicts),
+    counter(
+      "events_redelivered_total",
+      "Entries committed before and delivered again (crash between commit and ack); counted nowhere else.",
+      m.redelivered
+    ),
+    counter("reclaimed_total", "Entries taken over from idle consumers.", m.reclaimed),
+    counter("dead_lettered_total", "Entries moved to the dead-letter stream.", m.deadLettered),
+    counter("retries_total", "Retries after retryable store or log failures.", m.retries),
+    counter("commit_seconds_sum", "Total time spent in store commits.", m.commitMillisTotal / 1000),
+    counter("commit_seconds_count", "Store commits timed (one per committed batch).", m.batches),
+    {
+      name: "agg_worker_last_commit_seconds",
+      type: "gauge",
+      help: "Duration of the latest store commit.",
+      value: m.lastCommitMillis / 1000
+    }
+  ]
 }
 
 const program = Effect.gen(function* () {
@@ -53,8 +85,11 @@ const program = Effect.gen(function* () {
       maxDeliveries: config.maxDeliveries
     })
     if (Option.isSome(config.metricsPort)) {
-      const samples = consumer.metrics.pipe(Effect.map((m) => toSamples(m, process.memoryUsage.rss())))
-      yield* serveMetrics(config.metricsPort.value, samples)
+      yield* Metrics.serve({
+        port: config.metricsPort.value,
+        name: "WORKER_METRICS_PORT",
+        samples: Effect.map(consumer.metrics, samples)
+      })
     }
     yield* Effect.logInfo("worker started", {
       consumer: config.consumer,
@@ -69,23 +104,7 @@ const program = Effect.gen(function* () {
       )
     )
   })
-  return yield* consume.pipe(
-    Effect.scoped,
-    Effect.provide(stores),
-    Effect.provideService(References.MinimumLogLevel, config.logLevel)
-  )
+  return yield* consume.pipe(Effect.scoped, Effect.provide(Layer.merge(stores, Metrics.layer)))
 })
 
-// An interrupt-only exit is the graceful stop after SIGTERM/SIGINT: exit 0, not the default 130.
-const teardown: Runtime.Teardown = (exit, onExit) =>
-  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
-
-const main = program.pipe(
-  // Report failures (bad config, services unreachable at start) as JSON log lines like everything else.
-  Effect.tapCause((cause) =>
-    Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logFatal(`worker stopped: ${Cause.pretty(cause)}`)
-  ),
-  Effect.provide(Logger.layer([Logger.consoleJson]))
-)
-
-NodeRuntime.runMain(main, { teardown, disableErrorReporting: true })
+Main.runMain(program)

@@ -20,7 +20,6 @@ describe("WorkerConfig", () => {
       assert.strictEqual(Duration.toMillis(config.shutdownTimeout), 20_000)
       assert.strictEqual(config.consumer, defaultConsumerName())
       assert.isTrue(Option.isNone(config.metricsPort))
-      assert.strictEqual(config.logLevel, "Info")
     })
   )
 
@@ -36,8 +35,7 @@ describe("WorkerConfig", () => {
         WORKER_MAX_DELIVERIES: "3",
         WORKER_SHUTDOWN_TIMEOUT_MS: "5000",
         WORKER_CONSUMER: "worker-7",
-        WORKER_METRICS_PORT: "9464",
-        LOG_LEVEL: "Debug"
+        WORKER_METRICS_PORT: "9464"
       })
       assert.deepStrictEqual(
         {
@@ -49,8 +47,7 @@ describe("WorkerConfig", () => {
           maxDeliveries: config.maxDeliveries,
           shutdownTimeout: Duration.toMillis(config.shutdownTimeout),
           consumer: config.consumer,
-          metricsPort: Option.getOrUndefined(config.metricsPort),
-          logLevel: config.logLevel
+          metricsPort: Option.getOrUndefined(config.metricsPort)
         },
         {
           streamKey: "tenant-a:events",
@@ -61,8 +58,7 @@ describe("WorkerConfig", () => {
           maxDeliveries: 3,
           shutdownTimeout: 5000,
           consumer: "worker-7",
-          metricsPort: 9464,
-          logLevel: "Debug"
+          metricsPort: 9464
         }
       )
     })
@@ -82,8 +78,7 @@ describe("WorkerConfig", () => {
     ["WORKER_MAX_DELIVERIES", { ...required, WORKER_MAX_DELIVERIES: "0" }],
     ["WORKER_SHUTDOWN_TIMEOUT_MS", { ...required, WORKER_SHUTDOWN_TIMEOUT_MS: "forever" }],
     ["WORKER_CONSUMER", { ...required, WORKER_CONSUMER: "two words" }],
-    ["WORKER_METRICS_PORT", { ...required, WORKER_METRICS_PORT: "70000" }],
-    ["LOG_LEVEL", { ...required, LOG_LEVEL: "loud" }]
+    ["WORKER_METRICS_PORT", { ...required, WORKER_METRICS_PORT: "70000" }]
   ]
   for (const [name, env] of bad) {
     it.effect(`a bad ${name} (${JSON.stringify(env[name] ?? "missing")}) fails naming it`, () =>
@@ -101,9 +96,41 @@ describe("WorkerConfig", () => {
     })
   )
 
-  it("the help text lists every variable", () => {
+  it.effect("the defaults the help shows are the defaults the config applies", () =>
+    Effect.gen(function* () {
+      const config = yield* parse(required)
+      const shown = new Map(variables.map(([name, fallback]) => [name, fallback]))
+      assert.deepStrictEqual(
+        {
+          STREAM_KEY: config.streamKey,
+          WORKER_BATCH_SIZE: String(config.batchSize),
+          WORKER_BLOCK_MS: String(Duration.toMillis(config.block)),
+          WORKER_RECLAIM_IDLE_MS: String(Duration.toMillis(config.reclaimIdle)),
+          WORKER_RECLAIM_INTERVAL_MS: String(Duration.toMillis(config.reclaimInterval)),
+          WORKER_MAX_DELIVERIES: String(config.maxDeliveries),
+          WORKER_SHUTDOWN_TIMEOUT_MS: String(Duration.toMillis(config.shutdownTimeout))
+        },
+        {
+          STREAM_KEY: shown.get("STREAM_KEY"),
+          WORKER_BATCH_SIZE: shown.get("WORKER_BATCH_SIZE"),
+          WORKER_BLOCK_MS: shown.get("WORKER_BLOCK_MS"),
+          WORKER_RECLAIM_IDLE_MS: shown.get("WORKER_RECLAIM_IDLE_MS"),
+          WORKER_RECLAIM_INTERVAL_MS: shown.get("WORKER_RECLAIM_INTERVAL_MS"),
+          WORKER_MAX_DELIVERIES: shown.get("WORKER_MAX_DELIVERIES"),
+          WORKER_SHUTDOWN_TIMEOUT_MS: shown.get("WORKER_SHUTDOWN_TIMEOUT_MS")
+        }
+      )
+    })
+  )
+
+  it("the help text lists every variable (LOG_LEVEL, read by the runtime, included) with its default", () => {
     const text = helpText()
-    for (const [name] of variables) assert.include(text, name)
+    for (const [name, fallback] of variables) {
+      assert.include(text, name)
+      assert.include(text, `[default: ${fallback}]`)
+    }
     assert.strictEqual(variables.length, 12)
+    assert.include(text, "LOG_LEVEL")
+    assert.match(text, /WORKER_BATCH_SIZE +entries read and committed per transaction \(1-10000\) \[default: 500\]/)
   })
 })

@@ -37,6 +37,20 @@ it.live("a bad setting stops the worker at start, naming the variable", () =>
   })
 )
 
+it.live("a bad LOG_LEVEL (read by the runtime, not the worker's table) stops the worker too, naming it", () =>
+  Effect.gen(function* () {
+    const { status, output } = yield* run({
+      DATABASE_URL: "postgres://agg@127.0.0.1:1/none",
+      REDIS_URL: "redis://127.0.0.1:1",
+      LOG_LEVEL: "loud"
+    })
+    assert.strictEqual(status.code, 1)
+    const line = JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as { level?: string; message?: string }
+    assert.strictEqual(line.level, "FATAL")
+    assert.include(line.message, "LOG_LEVEL")
+  })
+)
+
 it.live("a missing required variable is named", () =>
   Effect.gen(function* () {
     const { status, output } = yield* run({ DATABASE_URL: "postgres://agg@127.0.0.1:1/none" })

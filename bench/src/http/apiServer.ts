@@ -6,10 +6,10 @@
  * request every commit is a duplicate and the store does not grow. Access log off (ACCESS_LOG=false), as a
  * benchmark run would set it. Needs `--conditions=@agg/source` (workspace sources).
  */
+
+import { listen, makeApp, memoryDirect } from "@agg/api"
 import { defaultLimits } from "@agg/schema"
 import { Effect } from "effect"
-import { memoryDirect } from "../../../apps/api/src/Layers.ts"
-import * as Server from "../../../apps/api/src/Server.ts"
 
 /** Serve on 127.0.0.1, any port; resolves with the port. The server lives until the process exits. */
 export const startApiServer = (): Promise<number> =>
@@ -17,8 +17,8 @@ export const startApiServer = (): Promise<number> =>
     Effect.runFork(
       Effect.scoped(
         Effect.gen(function* () {
-          const app = yield* Server.makeApp({ limits: defaultLimits, apiKeys: [], accessLog: false })
-          const address = yield* Server.listen(app, { port: 0, host: "127.0.0.1", shutdownTimeoutMs: 1000 })
+          const app = yield* makeApp({ limits: defaultLimits, apiKeys: [], accessLog: false })
+          const address = yield* listen(app, { port: 0, host: "127.0.0.1", shutdownTimeoutMs: 1000 })
           resolve(address.port)
           return yield* Effect.never
         }).pipe(Effect.provide(memoryDirect()))

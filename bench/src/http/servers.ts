@@ -66,8 +66,8 @@ const startEffect = (): Promise<number> => {
 }
 
 /**
- * node:http whose handler runs the parse as an Effect program on a ManagedRuntime: the shape the API uses
- * (a lean node:http edge, domain logic in Effect), so its cost over the bare baseline is the runtime's.
+ * node:http whose handler runs the parse as an Effect program on a ManagedRuntime (a lean node:http edge, domain
+ * logic in Effect: the api's shape before it moved to Fastify), so its cost over the bare baseline is the runtime's.
  */
 const startNodeHttpRuntime = (): Promise<number> => {
   const runtime = ManagedRuntime.make(Layer.empty)

@@ -18,10 +18,12 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type ApiClient, type ApiStats, quantile } from "../ApiClient.ts"
+import type { StatsBody } from "@agg/schema"
+import { withPgClient } from "@agg/testing/TestServices"
+import { type ApiClient, quantile } from "../ApiClient.ts"
 import { type Child, peakRss, resetPeakRss, stop } from "../Children.ts"
 import type { EventSequence } from "../Events.ts"
-import { createDatabase, createStream, type Servers, withClient } from "../Isolation.ts"
+import { createDatabase, createStream, type Servers } from "../Isolation.ts"
 import { type CpuBreakdown, type PgActivity, sampleCpu, samplePg } from "../Sampler.ts"
 import { startApi, startWorkers } from "../System.ts"
 
@@ -76,8 +78,8 @@ const waitDrained = async (
   events: number,
   publishing: { done: boolean; failed: boolean },
   stallSeconds: number,
-  onStats: (stats: ApiStats) => void
-): Promise<{ at: number; stats: ApiStats }> => {
+  onStats: (stats: StatsBody) => void
+): Promise<{ at: number; stats: StatsBody }> => {
   let progress = -1
   let progressAt = performance.now()
   while (!publishing.failed) {
@@ -97,7 +99,7 @@ const waitDrained = async (
   throw new Error("publishing failed")
 }
 
-const checkCounts = (stats: ApiStats, sequence: EventSequence, storedRows: number | null): Array<string> => {
+const checkCounts = (stats: StatsBody, sequence: EventSequence, storedRows: number | null): Array<string> => {
   const expected: Array<[string, number, number | null]> = [
     ["received", stats.received, sequence.events],
     ["unique_processed", stats.unique_processed, sequence.unique],
@@ -111,7 +113,7 @@ const checkCounts = (stats: ApiStats, sequence: EventSequence, storedRows: numbe
 
 /** Rows of the events table, found by name in the public schema (null when there is none to count). */
 const countStoredRows = (databaseUrl: string): Promise<number | null> =>
-  withClient(databaseUrl, async (c) => {
+  withPgClient(databaseUrl, async (c) => {
     const table = (
       await c.query<{ t: string }>(
         "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'events'"

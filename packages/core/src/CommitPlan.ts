@@ -7,6 +7,7 @@
  * them stable until the plan is written, in the same transaction.
  */
 import { type Classified, classify, type Stored } from "./Dedup.ts"
+import type { EntryRef } from "./EventLog.ts"
 import type { Delivery, Outcome } from "./EventStore.ts"
 import { assignOffsets } from "./Ordering.ts"
 
@@ -32,8 +33,8 @@ export interface CommitPlan {
   readonly inserts: Array<NewRow>
   /** Topics sorted by name: the order in which a store should lock their counter rows. */
   readonly topics: Array<TopicChange>
-  /** Delivery ids of this batch not committed before (every verdict but `Redelivered`). */
-  readonly deliveryIds: Array<string>
+  /** Entries of this batch not committed before (every verdict but `Redelivered`), to record with the commit. */
+  readonly deliveryIds: Array<EntryRef>
 }
 
 /** The distinct topics of a batch, sorted: lock their counter rows in this order to avoid deadlocks. @category constructors */
@@ -60,7 +61,7 @@ export const plan = (
   const offsetOf = new Map(fresh.map((c, i) => [c, offsets[i]!]))
 
   const changes = new Map<string, { unique: number; duplicates: number; conflicts: number }>()
-  const deliveryIds: Array<string> = []
+  const deliveryIds: Array<EntryRef> = []
   const outcomes = classified.map((c): Outcome => {
     if (c.verdict === "Redelivered") return { _tag: "Redelivered" }
     if (c.delivery.deliveryId !== undefined) deliveryIds.push(c.delivery.deliveryId)

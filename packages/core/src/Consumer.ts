@@ -23,9 +23,9 @@
  * It does not decode, validate or transform events (the log decodes; the store dedups), and does not choose how
  * many consumers run: run one `Consumer` per worker fiber, each with its own `consumer` name.
  */
-import { Clock, Data, Duration, Effect, Option, Random } from "effect"
-import { EventLog, type EventLogError, type LogEntry } from "./EventLog.ts"
-import { EventStore, type EventStoreError, type Outcome } from "./EventStore.ts"
+import { Clock, Data, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
+import { type EntryRef, EventLog, type EventLogError, type LogEntry, refKey } from "./EventLog.ts"
+import { EventStore, type Outcome } from "./EventStore.ts"
 
 /** @category models */
 export interface Options {
@@ -47,6 +47,12 @@ export interface Options {
   readonly retryBase?: Duration.Input
   /** Longest retry delay. Default 5 seconds. */
   readonly retryCap?: Duration.Input
+  /**
+   * How long the store keeps the record of a committed entry once the log can no longer deliver it (below its
+   * `deliveryFloor`): the margin for an acknowledgement a broker crash could undo. Records are forgotten after
+   * every reclaim pass, so the record stays bounded. Default 24 hours.
+   */
+  readonly forgetAfter?: Duration.Input
   /**
    * Housekeeping run after every reclaim pass (every `reclaimInterval`), e.g. the Redis adapter's
    * `RedisStreamMaintenance.trimAcknowledged`. Its failures are logged and never stop the consumer. Default none.
@@ -72,6 +78,8 @@ export interface ConsumerMetrics {
   readonly redelivered: number
   readonly reclaimed: number
   readonly deadLettered: number
+  /** Records of committed entries the store was told to forget (see `Options.forgetAfter`). */
+  readonly forgotten: number
   readonly retries: number
   /** Sum and last of the commit durations (store call only), in milliseconds. */
   readonly commitMillisTotal: number
@@ -121,6 +129,7 @@ export const make = Effect.fnUntraced(function* (
   const block = yield* durationOf("block", options.block, Duration.seconds(1))
   const reclaimIdle = yield* durationOf("reclaimIdle", options.reclaimIdle, Duration.seconds(30))
   const reclaimInterval = yield* durationOf("reclaimInterval", options.reclaimInterval, Duration.seconds(5))
+  const forgetAfter = yield* durationOf("forgetAfter", options.forgetAfter, Duration.hours(24))
   const retryBase = Duration.toMillis(yield* durationOf("retryBase", options.retryBase, Duration.millis(100)))
   const retryCap = Duration.toMillis(yield* durationOf("retryCap", options.retryCap, Duration.seconds(5)))
   if (retryCap < retryBase) return yield* new ConsumerConfigError({ message: "retryCap must be >= retryBase" })
@@ -136,6 +145,7 @@ export const make = Effect.fnUntraced(function* (
     redelivered: 0,
     reclaimed: 0,
     deadLettered: 0,
+    forgotten: 0,
     retries: 0,
     commitMillisTotal: 0,
     lastCommitMillis: 0
@@ -143,35 +153,48 @@ export const make = Effect.fnUntraced(function* (
   // False from a retryable commit failure until the next successful commit: pauses the reclaim pass.
   let storeHealthy = true
 
-  // Capped exponential backoff with "equal jitter": half the delay fixed, half random.
-  const backoff = (attempt: number) =>
-    Effect.gen(function* () {
-      m.retries++
-      const delay = Math.min(retryCap, retryBase * 2 ** Math.min(attempt, 30))
-      yield* Effect.sleep(Duration.millis(delay / 2 + (delay / 2) * (yield* Random.next)))
+  // Capped exponential backoff, forever, with "equal jitter": half of each delay fixed, half random (never longer
+  // than the nominal delay, so a test's clock can step past it). One policy for every retried step.
+  const backoff = Schedule.min([
+    Schedule.exponential(Duration.millis(retryBase)),
+    Schedule.spaced(Duration.millis(retryCap))
+  ]).pipe(
+    Schedule.modifyDelay(({ duration }) => {
+      const half = Duration.toMillis(duration) / 2
+      return Effect.map(Random.next, (r) => Duration.millis(half + half * r))
     })
+  )
+  type Restore = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
 
-  /** Run a log operation, retrying retryable failures forever; non-retryable ones fail the consumer. */
-  const logOp = <A>(
-    operation: Effect.Effect<A, EventLogError>,
-    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
-  ): Effect.Effect<A, EventLogError> =>
+  /**
+   * Run `operation` and retry its retryable failures on `backoff`, forever; non-retryable ones fail. `onRetry`
+   * runs before each wait. Runs in the caller's (uninterruptible) region: an attempt always finishes; only the
+   * waits between attempts are interruptible, through `restore` (a stop then leaves the entries pending).
+   */
+  const retrying = <A, E extends { readonly retryable: boolean }>(
+    operation: Effect.Effect<A, E>,
+    restore: Restore,
+    onRetry: (error: E) => Effect.Effect<void>
+  ): Effect.Effect<A, E> =>
     Effect.gen(function* () {
-      for (let attempt = 0; ; attempt++) {
-        const exit = yield* Effect.exit(operation)
-        if (exit._tag === "Success") return exit.value
-        const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error
-        if (error === undefined || !error.retryable) return yield* Effect.failCause(exit.cause)
-        yield* Effect.logWarning(`${consumer}: log ${error.operation} failed, retrying: ${error.message}`)
-        yield* restore(backoff(attempt))
+      const wait = yield* Schedule.toStepWithSleep(backoff)
+      for (;;) {
+        const result = yield* Effect.result(operation)
+        if (result._tag === "Success") return result.success
+        if (!result.failure.retryable) return yield* Effect.fail(result.failure)
+        m.retries++
+        yield* onRetry(result.failure)
+        yield* restore(Effect.ignore(wait(undefined)))
       }
     })
 
-  const deadLetter = (
-    entry: LogEntry,
-    reason: string,
-    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
-  ) =>
+  /** Run a log operation, retrying retryable failures forever; non-retryable ones fail the consumer. */
+  const logOp = <A>(operation: Effect.Effect<A, EventLogError>, restore: Restore): Effect.Effect<A, EventLogError> =>
+    retrying(operation, restore, (error) =>
+      Effect.logWarning(`${consumer}: log ${error.operation} failed, retrying: ${error.message}`)
+    )
+
+  const deadLetter = (entry: LogEntry, reason: string, restore: Restore) =>
     Effect.gen(function* () {
       yield* Effect.logWarning(`${consumer}: dead-lettering ${entry.id}: ${reason}`)
       yield* logOp(log.deadLetter(entry, reason), restore)
@@ -183,26 +206,31 @@ export const make = Effect.fnUntraced(function* (
    * pending meanwhile); undefined when the store fails for good, so the caller can leave the entries pending.
    */
   const committedOf = (
-    ids: ReadonlyArray<string>,
-    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
+    refs: ReadonlyArray<EntryRef>,
+    restore: Restore
   ): Effect.Effect<ReadonlySet<string> | undefined> =>
-    Effect.gen(function* () {
-      for (let attempt = 0; ; attempt++) {
-        const result = yield* Effect.result(store.committed(ids))
-        if (result._tag === "Success") {
+    retrying(store.committed(refs), restore, (failure) =>
+      Effect.andThen(
+        Effect.sync(() => {
+          storeHealthy = false
+        }),
+        Effect.logWarning(`${consumer}: committed lookup failed, retrying: ${failure.message}`)
+      )
+    ).pipe(
+      Effect.tap(() =>
+        Effect.sync(() => {
           storeHealthy = true
-          return result.success
-        }
-        const failure = result.failure
-        if (!failure.retryable) {
-          yield* Effect.logWarning(`${consumer}: cannot tell whether ${ids.join(", ")} committed: ${failure.message}`)
-          return undefined
-        }
-        storeHealthy = false
-        yield* Effect.logWarning(`${consumer}: committed lookup failed, retrying: ${failure.message}`)
-        yield* restore(backoff(attempt))
-      }
-    })
+        })
+      ),
+      Effect.catch((failure) =>
+        Effect.as(
+          Effect.logWarning(
+            `${consumer}: cannot tell whether ${refs.map((r) => r.id).join(", ")} committed: ${failure.message}`
+          ),
+          undefined
+        )
+      )
+    )
 
   /**
    * Dead-letter entries that must not be committed (again), except those whose delivery is committed already:
@@ -210,26 +238,19 @@ export const make = Effect.fnUntraced(function* (
    * their events; dead-lettering them would count them a second time. When the store cannot say, every entry
    * stays pending (to be reclaimed and checked again later) rather than risk counting one twice.
    */
-  const retire = (
-    entries: ReadonlyArray<EventEntry>,
-    reasonOf: (entry: EventEntry) => string,
-    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
-  ) =>
+  const retire = (entries: ReadonlyArray<EventEntry>, reasonOf: (entry: EventEntry) => string, restore: Restore) =>
     Effect.gen(function* () {
       if (entries.length === 0) return
-      const done = yield* committedOf(
-        entries.map((e) => e.id),
-        restore
-      )
+      const done = yield* committedOf(entries, restore)
       if (done === undefined) return
-      const acked = entries.filter((e) => done.has(e.id))
+      const acked = entries.filter((e) => done.has(refKey(e)))
       if (acked.length > 0) {
         yield* Effect.logInfo(`${consumer}: ${acked.map((e) => e.id).join(", ")} committed before, acknowledging`)
-        yield* logOp(log.ack(acked.map((e) => e.id)), restore)
+        yield* logOp(log.ack(acked), restore)
         m.events += acked.length
         m.redelivered += acked.length
       }
-      for (const entry of entries) if (!done.has(entry.id)) yield* deadLetter(entry, reasonOf(entry), restore)
+      for (const entry of entries) if (!done.has(refKey(entry))) yield* deadLetter(entry, reasonOf(entry), restore)
     })
 
   const count = (outcomes: ReadonlyArray<Outcome>, millis: number) => {
@@ -251,30 +272,29 @@ export const make = Effect.fnUntraced(function* (
    * Commit these entries, then ack them. Retryable failures: back off and try again (entries stay pending).
    * Non-retryable: bisect until the failing entries are alone, dead-letter those.
    */
-  const commitAndAck = (
-    entries: ReadonlyArray<EventEntry>,
-    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
-  ): Effect.Effect<void, EventLogError> =>
+  const commitAndAck = (entries: ReadonlyArray<EventEntry>, restore: Restore): Effect.Effect<void, EventLogError> =>
     Effect.gen(function* () {
       if (entries.length === 0) return
-      const batch = entries.map((e) => ({ deliveryId: e.id, event: e.event }))
-      let failure: EventStoreError | undefined
-      for (let attempt = 0; ; attempt++) {
-        const started = yield* Clock.currentTimeMillis
-        const result = yield* Effect.result(store.commit(batch))
-        if (result._tag === "Success") {
-          storeHealthy = true
-          count(result.success, (yield* Clock.currentTimeMillis) - started)
-          // Only now, with the commit done, may the entries leave the pending list.
-          yield* logOp(log.ack(entries.map((e) => e.id)), restore)
-          return
-        }
-        failure = result.failure
-        if (!failure.retryable) break
-        storeHealthy = false
-        yield* Effect.logWarning(`${consumer}: commit failed, retrying: ${failure.message}`)
-        yield* restore(backoff(attempt))
+      const batch = entries.map((e) => ({ deliveryId: { stream: e.stream, id: e.id }, event: e.event }))
+      const started = yield* Clock.currentTimeMillis
+      const result = yield* Effect.result(
+        retrying(store.commit(batch), restore, (failure) =>
+          Effect.andThen(
+            Effect.sync(() => {
+              storeHealthy = false
+            }),
+            Effect.logWarning(`${consumer}: commit failed, retrying: ${failure.message}`)
+          )
+        )
+      )
+      if (result._tag === "Success") {
+        storeHealthy = true
+        count(result.success, (yield* Clock.currentTimeMillis) - started)
+        // Only now, with the commit done, may the entries leave the pending list.
+        yield* logOp(log.ack(entries), restore)
+        return
       }
+      const failure = result.failure
       if (entries.length === 1) {
         const reason = `commit failed: ${failure.message}`
         yield* retire(entries, () => reason, restore)
@@ -285,10 +305,7 @@ export const make = Effect.fnUntraced(function* (
       yield* commitAndAck(entries.slice(half), restore)
     })
 
-  const handle = (
-    entries: ReadonlyArray<LogEntry>,
-    restore: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
-  ) =>
+  const handle = (entries: ReadonlyArray<LogEntry>, restore: Restore) =>
     Effect.gen(function* () {
       const good: Array<EventEntry> = []
       const suspects: Array<EventEntry> = []
@@ -306,12 +323,40 @@ export const make = Effect.fnUntraced(function* (
     })
 
   // Entries in hand are always finished: only the read itself and the backoff sleeps can be interrupted.
+  const readWith = (restore: Restore) => logOp(restore(log.read(consumer, { count: batchSize, block })), restore)
+
   const poll = Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
-      const entries = yield* logOp(restore(log.read(consumer, { count: batchSize, block })), restore)
+      const entries = yield* readWith(restore)
       return yield* handle(entries, restore)
     })
   )
+
+  // The run loop overlaps the stages: the next batch is read (and decoded) while this one commits and is acked, so
+  // the consumer never waits for the broker between commits. Each entry is still acked only after its commit; at
+  // most two batches are in hand. The read may be interrupted, the batch in hand never is.
+  const pollLoop: Effect.Effect<never, EventLogError> = Effect.gen(function* () {
+    // With `block` zero an empty log would make the loop spin: pause briefly after an empty read then.
+    const idle = Duration.toMillis(block) === 0 ? Effect.sleep(Duration.millis(50)) : Effect.void
+    let entries = yield* Effect.uninterruptibleMask(readWith)
+    for (;;) {
+      if (entries.length === 0) {
+        yield* idle
+        entries = yield* Effect.uninterruptibleMask(readWith)
+        continue
+      }
+      const inHand = entries
+      entries = yield* Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          // The read runs in its own interruptible fiber; a stop reaches it through the join (this fiber's
+          // children end with it).
+          const next = yield* Effect.forkChild(restore(readWith(restore)))
+          yield* handle(inHand, restore)
+          return yield* restore(Fiber.join(next))
+        })
+      )
+    }
+  })
 
   const reclaim = Effect.gen(function* () {
     let total = 0
@@ -340,19 +385,27 @@ export const make = Effect.fnUntraced(function* (
           Effect.asVoid
         )
 
+  // The record of committed entries only needs the entries the log can still deliver; like housekeeping, a
+  // failure here is logged and tried again after the next pass.
+  const forget = Effect.gen(function* () {
+    for (const floor of yield* log.deliveryFloor) {
+      m.forgotten += yield* store.forget(floor, { olderThan: forgetAfter })
+    }
+  }).pipe(
+    Effect.catch((error) => Effect.logWarning(`${consumer}: forgetting delivered entries failed: ${error.message}`))
+  )
+
   const reclaimLoop = Effect.gen(function* () {
     while (true) {
       yield* Effect.sleep(reclaimInterval)
       if (storeHealthy) yield* reclaim
       yield* maintain
+      if (storeHealthy) yield* forget
     }
   })
 
   const run: Effect.Effect<never, EventLogError> = Effect.gen(function* () {
     yield* Effect.logInfo(`${consumer}: consuming`)
-    // With `block` zero an empty log would make the loop spin: pause briefly after an empty read then.
-    const idle = Duration.toMillis(block) === 0 ? Effect.sleep(Duration.millis(50)) : Effect.void
-    const pollLoop = Effect.forever(Effect.flatMap(poll, (n) => (n === 0 ? idle : Effect.void)))
     return yield* Effect.raceFirst(pollLoop, reclaimLoop)
   }).pipe(Effect.onInterrupt(() => Effect.logInfo(`${consumer}: stopped`)))
 

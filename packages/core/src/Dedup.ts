@@ -8,6 +8,7 @@
  */
 import type { Event } from "@agg/schema"
 import { contentHash } from "./ContentHash.ts"
+import { refKey } from "./EventLog.ts"
 import type { Delivery } from "./EventStore.ts"
 
 /** What to do with one delivery. @category models */
@@ -25,8 +26,8 @@ export interface Classified {
 export interface Stored {
   /** The content hash stored for a dedup key (see `keyOf`), or undefined when the key is not stored. */
   readonly hashOf: (key: string) => string | undefined
-  /** Whether a delivery id belongs to a batch committed earlier. */
-  readonly isCommitted: (deliveryId: string) => boolean
+  /** Whether a delivery (by its `EventLog.refKey`) belongs to a batch committed earlier. */
+  readonly isCommitted: (deliveryKey: string) => boolean
 }
 
 /**
@@ -50,7 +51,7 @@ export const classify = (batch: ReadonlyArray<Delivery>, stored: Stored): Array<
   for (const delivery of batch) {
     const key = keyOf(delivery.event)
     const hash = contentHash(delivery.event)
-    const id = delivery.deliveryId
+    const id = delivery.deliveryId === undefined ? undefined : refKey(delivery.deliveryId)
     if (id !== undefined) {
       if (seenDeliveries.has(id) || stored.isCommitted(id)) {
         out.push({ delivery, verdict: "Redelivered", key, hash })

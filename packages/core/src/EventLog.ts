@@ -10,13 +10,56 @@ import type { Event } from "@agg/schema"
 import { Context, type Duration, type Effect, Schema } from "effect"
 
 /**
- * An entry handed to a consumer: its log id, how many times it has been delivered (1 on the first read), and
- * either the decoded event or why it could not be decoded.
+ * Where an entry lives: the stream (one partition of the log) and the entry's id within it. Entry ids are only
+ * unique within their stream, so anything that remembers deliveries (the store's record of committed entries,
+ * acknowledgements) keys them by both.
+ * @category models
+ */
+export interface EntryRef {
+  /** The stream's name, e.g. a Redis stream key. Never contains a space. */
+  readonly stream: string
+  /** The entry's id within its stream, e.g. a Redis `<ms>-<seq>` id. */
+  readonly id: string
+}
+
+/**
+ * One string per `EntryRef`, for sets and maps: `"<stream> <id>"` (a stream name holds no space, so distinct refs
+ * never collide).
+ * @category constructors
+ */
+export const refKey = (ref: EntryRef): string => `${ref.stream} ${ref.id}`
+
+/**
+ * Whether entry id `id` comes before `floor`, both `<ms>-<seq>`, compared as numbers (ms, then seq), never as
+ * text (where `…-10` would sort before `…-9`).
+ * @category constructors
+ */
+export const isBelow = (id: string, floor: string): boolean => {
+  const [ms, seq] = id.split("-").map(BigInt) as [bigint, bigint]
+  const [floorMs, floorSeq] = floor.split("-").map(BigInt) as [bigint, bigint]
+  return ms < floorMs || (ms === floorMs && seq < floorSeq)
+}
+
+/**
+ * An entry handed to a consumer: its stream and id, how many times it has been delivered (1 on the first read),
+ * and either the decoded event or why it could not be decoded.
  * @category models
  */
 export type LogEntry =
-  | { readonly _tag: "Event"; readonly id: string; readonly deliveries: number; readonly event: Event }
-  | { readonly _tag: "Undecodable"; readonly id: string; readonly deliveries: number; readonly reason: string }
+  | {
+      readonly _tag: "Event"
+      readonly stream: string
+      readonly id: string
+      readonly deliveries: number
+      readonly event: Event
+    }
+  | {
+      readonly _tag: "Undecodable"
+      readonly stream: string
+      readonly id: string
+      readonly deliveries: number
+      readonly reason: string
+    }
 
 /**
  * The log's figures. `received` counts events appended since the log was created; `lag` entries were never
@@ -56,8 +99,8 @@ export class EventLog extends Context.Service<
       consumer: string,
       options: { readonly count: number; readonly block: Duration.Duration }
     ) => Effect.Effect<ReadonlyArray<LogEntry>, EventLogError>
-    /** Acknowledge entries: they leave the pending list for good. Unknown or already acked ids are ignored. */
-    readonly ack: (ids: ReadonlyArray<string>) => Effect.Effect<void, EventLogError>
+    /** Acknowledge entries: they leave the pending list for good. Unknown or already acked entries are ignored. */
+    readonly ack: (entries: ReadonlyArray<EntryRef>) => Effect.Effect<void, EventLogError>
     /**
      * Take over up to `count` entries pending (for any consumer) for longer than `minIdle`: they become pending
      * for `consumer`, and each comes back with its delivery count, this delivery included.
@@ -73,5 +116,12 @@ export class EventLog extends Context.Service<
     readonly deadLetter: (entry: LogEntry, reason: string) => Effect.Effect<void, EventLogError>
     /** The current figures. */
     readonly stats: Effect.Effect<LogStats, EventLogError>
+    /**
+     * Per stream, the lowest entry id that can still be delivered (again): the oldest pending entry, or, when none
+     * is pending, the id right after the last one delivered. Every entry below it is acknowledged for good, so a
+     * store may forget that it committed them (`EventStore.forget`). A stream nothing was delivered from yet is
+     * left out.
+     */
+    readonly deliveryFloor: Effect.Effect<ReadonlyArray<EntryRef>, EventLogError>
   }
 >()("@agg/core/EventLog") {}

@@ -6,15 +6,16 @@
  * delivery ids, which it records only to recognise a redelivered entry.
  */
 import type { Event, StoredEvent } from "@agg/schema"
-import { Context, type Effect, Schema } from "effect"
+import { Context, type Duration, type Effect, Schema } from "effect"
+import type { EntryRef } from "./EventLog.ts"
 
 /**
- * One event handed to `commit`, with the id of the broker entry that carried it (queued mode) or no id
- * (direct mode, where nothing is ever redelivered).
+ * One event handed to `commit`, with the broker entry that carried it (queued mode), or none (direct mode, where
+ * nothing is ever redelivered). The entry is recorded with the commit, so a redelivery of it is recognised.
  * @category models
  */
 export interface Delivery {
-  readonly deliveryId?: string
+  readonly deliveryId?: EntryRef
   readonly event: Event
 }
 
@@ -63,10 +64,16 @@ export interface ReadQuery {
   readonly limit: number
 }
 
-/** A page of events; `nextAfter` is the `after` of the next page, or null when this page was not full. @category models */
+/**
+ * A page of events. `nextAfter` is always the `after` of the next read: the last returned offset (with `topic`)
+ * or position (without), or the query's own `after` when the page is empty. A reader that passes it back, page
+ * after page, tails the log forever without ever losing its place, short pages included. Events of an
+ * all-topics read carry their `position`.
+ * @category models
+ */
 export interface Page {
   readonly events: ReadonlyArray<StoredEvent>
-  readonly nextAfter: number | null
+  readonly nextAfter: number
 }
 
 /**
@@ -97,15 +104,26 @@ export class EventStore extends Context.Service<
      */
     readonly commit: (batch: ReadonlyArray<Delivery>) => Effect.Effect<ReadonlyArray<Outcome>, EventStoreError>
     /**
-     * Which of these delivery ids belong to a committed batch (the subset of the input; order and duplicates in
-     * the input do not matter). Reads only the record of delivery ids, never events. A consumer asks this before
+     * Which of these entries belong to a committed batch, as a set of their `EventLog.refKey`s (a subset of the
+     * input; order and duplicates in the input do not matter). Reads only the record of delivery ids, never events. A consumer asks this before
      * dead-lettering an entry, so an entry whose commit succeeded but whose ack never came (its consumers died
      * after committing, on every delivery) is acknowledged instead of being counted a second time, as dead-lettered.
      */
-    readonly committed: (deliveryIds: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>, EventStoreError>
+    readonly committed: (deliveryIds: ReadonlyArray<EntryRef>) => Effect.Effect<ReadonlySet<string>, EventStoreError>
     /** Read one page of events (see `ReadQuery`). */
     readonly read: (query: ReadQuery) => Effect.Effect<Page, EventStoreError>
     /** The counters, overall and per topic (topics sorted by name). */
     readonly stats: Effect.Effect<StoreStats, EventStoreError>
+    /**
+     * Forget recorded entries of `floor.stream` whose id is below `floor.id` (ids compared as numbers: ms, then
+     * seq) and that were committed more than `olderThan` ago; returns how many were forgotten. The record of
+     * committed entries exists only to recognise redeliveries; the log's `deliveryFloor` says which entries can
+     * no longer come back, and `olderThan` is the safety margin for an acknowledgement a broker crash could undo.
+     * Bounded per call (a store may forget fewer than it could; the next call continues).
+     */
+    readonly forget: (
+      floor: EntryRef,
+      options: { readonly olderThan: Duration.Duration }
+    ) => Effect.Effect<number, EventStoreError>
   }
 >()("@agg/core/EventStore") {}

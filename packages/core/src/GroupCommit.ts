@@ -9,10 +9,13 @@
  * API answers 503 + Retry-After) instead of queueing without limit. Closing the scope stops accepting
  * (`GroupCommitClosed`), commits everything already accepted, then stops.
  *
+ * The commit function is any batch operation that is atomic for the whole batch, so also for each caller's part:
+ * the store's commit (direct ingest), or an `EventLog` adapter's append (one transaction for many small appends).
+ *
  * It does not retry failed commits: a failed transaction fails every caller in it, who may retry (dedup makes
  * that safe). It knows nothing about HTTP.
  */
-import { type Cause, Clock, Data, Deferred, Duration, Effect, Fiber, Option, Queue, type Scope } from "effect"
+import { type Cause, Clock, Data, Duration, Effect, Exit, Fiber, Option, Queue, type Scope } from "effect"
 import { type Delivery, EventStore, type EventStoreError, type Outcome } from "./EventStore.ts"
 
 /** More events are waiting than the configured capacity: try again later. @category errors */
@@ -50,18 +53,23 @@ export interface GroupCommitStats {
   readonly events: number
 }
 
-/** @category models */
-export interface GroupCommit {
-  /** Commit `batch` within some group transaction; one outcome per delivery, in order. */
+/**
+ * Callers submit batches of `A`; each gets its part of the commit's results (`B`, one per item, in order) or the
+ * commit's error `E`. Defaults: the store's deliveries and outcomes.
+ * @category models
+ */
+export interface GroupCommit<A = Delivery, B = Outcome, E = EventStoreError> {
+  /** Commit `batch` within some group transaction; one result per item, in order. */
   readonly submit: (
-    batch: ReadonlyArray<Delivery>
-  ) => Effect.Effect<ReadonlyArray<Outcome>, EventStoreError | GroupCommitOverloaded | GroupCommitClosed>
+    batch: ReadonlyArray<A>
+  ) => Effect.Effect<ReadonlyArray<B>, E | GroupCommitOverloaded | GroupCommitClosed>
   readonly stats: Effect.Effect<GroupCommitStats>
 }
 
-interface Waiting {
-  readonly batch: ReadonlyArray<Delivery>
-  readonly deferred: Deferred.Deferred<ReadonlyArray<Outcome>, EventStoreError | GroupCommitClosed>
+interface Waiting<A, B, E> {
+  readonly batch: ReadonlyArray<A>
+  /** Answers the caller (its fiber resumes at once); later calls are ignored. */
+  readonly resume: (answer: Effect.Effect<ReadonlyArray<B>, E | GroupCommitClosed>) => void
 }
 
 const positiveInt = (name: string, value: number) =>
@@ -70,13 +78,14 @@ const positiveInt = (name: string, value: number) =>
     : Effect.fail(new GroupCommitConfigError({ message: `${name} must be a positive integer, got ${value}` }))
 
 /**
- * A group commit over any commit function (the store's, or a test's). Lives as long as the enclosing scope.
+ * A group commit over any commit function (the store's, a log's append, or a test's) that returns one result per
+ * item of the batch it is given. Lives as long as the enclosing scope.
  * @category constructors
  */
-export const make = Effect.fnUntraced(function* (
-  commit: (batch: ReadonlyArray<Delivery>) => Effect.Effect<ReadonlyArray<Outcome>, EventStoreError>,
+export const make = Effect.fnUntraced(function* <A = Delivery, B = Outcome, E = EventStoreError>(
+  commit: (batch: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<B>, E>,
   options: Options = {}
-): Effect.fn.Return<GroupCommit, GroupCommitConfigError, Scope.Scope> {
+): Effect.fn.Return<GroupCommit<A, B, E>, GroupCommitConfigError, Scope.Scope> {
   const maxEvents = yield* positiveInt("maxEvents", options.maxEvents ?? 2000)
   const capacity = yield* positiveInt("capacity", options.capacity ?? maxEvents * 16)
   const concurrency = yield* positiveInt("concurrency", options.concurrency ?? 2)
@@ -84,26 +93,29 @@ export const make = Effect.fnUntraced(function* (
   if (Option.isNone(linger)) return yield* new GroupCommitConfigError({ message: "linger must be a duration" })
   const lingerMs = Duration.toMillis(linger.value)
 
-  const queue = yield* Queue.unbounded<Waiting, Cause.Done>()
+  const queue = yield* Queue.unbounded<Waiting<A, B, E>, Cause.Done>()
   let waiting = 0
   let commits = 0
   let committedEvents = 0
   let closed = false
 
-  const sizeOf = (items: ReadonlyArray<Waiting>) => items.reduce((n, w) => n + w.batch.length, 0)
+  const sizeOf = (items: ReadonlyArray<Waiting<A, B, E>>) => items.reduce((n, w) => n + w.batch.length, 0)
 
   // One flusher: take a group (blocking for the first caller), commit it, answer everyone in it.
   const flusher = Effect.gen(function* () {
-    let carry: Waiting | undefined
+    let carry: Waiting<A, B, E> | undefined
     while (true) {
       const first = carry ?? (yield* Queue.take(queue))
       carry = undefined
-      const group: Array<Waiting> = [first]
+      const group: Array<Waiting<A, B, E>> = [first]
       let size = first.batch.length
-      const deadline = (yield* Clock.currentTimeMillis) + lingerMs
+      const deadline = lingerMs > 0 ? (yield* Clock.currentTimeMillis) + lingerMs : 0
       while (size < maxEvents) {
-        let next = yield* Queue.poll(queue)
+        // Synchronous take of what is already waiting: no Effect per caller on the hot path.
+        const ready = Queue.takeUnsafe(queue)
+        let next = ready?._tag === "Success" ? Option.some(ready.value) : Option.none<Waiting<A, B, E>>()
         if (Option.isNone(next)) {
+          if (lingerMs <= 0) break
           const left = deadline - (yield* Clock.currentTimeMillis)
           if (left <= 0) break
           next = yield* Queue.take(queue).pipe(
@@ -124,22 +136,24 @@ export const make = Effect.fnUntraced(function* (
   }).pipe(Effect.catchTag("Done", () => Effect.void)) // queue ended and drained
 
   // A taken group is always answered, even if the flusher is interrupted meanwhile.
-  const flush = (group: ReadonlyArray<Waiting>) =>
+  const flush = (group: ReadonlyArray<Waiting<A, B, E>>) =>
     Effect.uninterruptible(
       Effect.gen(function* () {
-        const exit = yield* Effect.exit(commit(group.flatMap((w) => w.batch)))
+        const exit = yield* Effect.exit(commit(group.length === 1 ? group[0]!.batch : group.flatMap((w) => w.batch)))
         commits++
         const size = sizeOf(group)
         committedEvents += size
         waiting -= size
+        // Answered synchronously, one completion per caller (a group can hold thousands).
         if (exit._tag === "Success") {
           let at = 0
           for (const w of group) {
-            yield* Deferred.succeed(w.deferred, exit.value.slice(at, at + w.batch.length))
+            w.resume(Exit.succeed(group.length === 1 ? exit.value : exit.value.slice(at, at + w.batch.length)))
             at += w.batch.length
           }
         } else {
-          for (const w of group) yield* Deferred.failCause(w.deferred, exit.cause)
+          const failed = Exit.failCause(exit.cause)
+          for (const w of group) w.resume(failed)
         }
       })
     )
@@ -153,25 +167,31 @@ export const make = Effect.fnUntraced(function* (
       yield* Queue.end(queue)
       yield* Fiber.awaitAll(fibers)
       // Only reachable if a flusher died: nobody will commit these.
-      const rest = yield* Queue.clear(queue).pipe(Effect.orElseSucceed(() => [] as Array<Waiting>))
-      for (const w of rest) yield* Deferred.fail(w.deferred, new GroupCommitClosed())
+      const rest = yield* Queue.clear(queue).pipe(Effect.orElseSucceed(() => [] as Array<Waiting<A, B, E>>))
+      for (const w of rest) w.resume(Effect.fail(new GroupCommitClosed()))
     })
   )
 
-  const submit = (batch: ReadonlyArray<Delivery>) =>
-    Effect.gen(function* () {
-      if (batch.length === 0) return []
-      if (closed) return yield* new GroupCommitClosed()
-      // An idle group commit always takes a batch, even one larger than the capacity.
-      if (waiting > 0 && waiting + batch.length > capacity)
-        return yield* new GroupCommitOverloaded({ waiting, capacity })
-      const deferred = yield* Deferred.make<ReadonlyArray<Outcome>, EventStoreError | GroupCommitClosed>()
-      waiting += batch.length
-      if (!Queue.offerUnsafe(queue, { batch, deferred })) {
-        waiting -= batch.length
-        return yield* new GroupCommitClosed()
+  // One callback per caller and no Effect.gen: this runs once per request on the hot path of ingest. An
+  // interrupted caller is not removed: its batch is committed with its group, the answer goes nowhere.
+  const submit = (
+    batch: ReadonlyArray<A>
+  ): Effect.Effect<ReadonlyArray<B>, E | GroupCommitOverloaded | GroupCommitClosed> =>
+    Effect.callback((resume) => {
+      if (batch.length === 0) {
+        resume(Effect.succeed([]))
+      } else if (closed) {
+        resume(Effect.fail(new GroupCommitClosed()))
+      } else if (waiting > 0 && waiting + batch.length > capacity) {
+        // An idle group commit always takes a batch, even one larger than the capacity.
+        resume(Effect.fail(new GroupCommitOverloaded({ waiting, capacity })))
+      } else {
+        waiting += batch.length
+        if (!Queue.offerUnsafe(queue, { batch, resume })) {
+          waiting -= batch.length
+          resume(Effect.fail(new GroupCommitClosed()))
+        }
       }
-      return yield* Deferred.await(deferred)
     })
 
   return {

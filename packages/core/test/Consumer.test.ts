@@ -148,6 +148,51 @@ describe("Consumer", () => {
     })
   )
 
+  it.effect(
+    "records of delivered entries are forgotten while a crashed batch is redelivered, never counted twice",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* setup()
+        const crashing = EventStore.of({
+          ...s.store,
+          commit: (b) => Effect.andThen(s.store.commit(b), Effect.die("kill -9"))
+        })
+        // c1 commits e0..e2 and dies before its ack: they stay pending, below everything that follows.
+        yield* s.log.append(events(3))
+        const c1 = yield* Consumer.make({ ...consumerOptions, batchSize: 3 }).pipe(
+          Effect.provide(Layer.mergeAll(Layer.succeed(EventLog, s.log), Layer.succeed(EventStore, crashing)))
+        )
+        assert.strictEqual((yield* Effect.exit(c1.poll))._tag, "Failure")
+        // c2 consumes more entries, and forgets what it may on every pass, with no safety margin.
+        yield* s.log.append(events(8).slice(3))
+        const c2 = yield* Effect.forkChild(
+          Consumer.run({ ...consumerOptions, consumer: "c2", reclaimInterval: "10 seconds", forgetAfter: 0 }).pipe(
+            Effect.provide(s.layer)
+          )
+        )
+        while ((yield* s.log.stats).lag > 0) yield* TestClock.adjust("100 millis")
+        // The first passes come before c1's entries are idle: the floor is their id, so nothing is forgotten yet.
+        yield* TestClock.adjust("10 seconds")
+        assert.deepStrictEqual(
+          (yield* s.log.deliveryFloor).map((f) => f.id),
+          ["1-0"]
+        )
+        assert.strictEqual(
+          (yield* s.store.committed([1, 2, 3, 4].map((n) => ({ stream: "memory", id: `${n}-0` })))).size,
+          4
+        )
+        // Once reclaimed (redelivered, recognised) and acked, every record below the new floor goes.
+        yield* TestClock.adjust("30 seconds")
+        yield* TestClock.adjust("10 seconds")
+        const end = yield* s.stats
+        assert.deepStrictEqual([end.received, end.unique_processed, end.pending], [8, 8, 0])
+        assert.deepStrictEqual(Stats.violations(end), [])
+        const refs = Array.from({ length: 8 }, (_, i) => ({ stream: "memory", id: `${i + 1}-0` }))
+        assert.strictEqual((yield* s.store.committed(refs)).size, 0, "every record forgotten")
+        yield* Fiber.interrupt(c2)
+      })
+  )
+
   it.effect("a commit whose outcome is unknown (connection lost during COMMIT) is retried without counting twice", () =>
     Effect.gen(function* () {
       const s = yield* setup()
@@ -240,7 +285,7 @@ describe("Consumer", () => {
       const s = yield* setup()
       yield* s.log.append([ev("done"), ev("never")])
       yield* s.log.read("dead-1", { count: 10, block: Duration.zero })
-      yield* s.store.commit([{ deliveryId: "1-0", event: ev("done") }]) // dead-1 committed "done" only, then died
+      yield* s.store.commit([{ deliveryId: { stream: "memory", id: "1-0" }, event: ev("done") }]) // dead-1 committed "done" only, then died
       for (const name of ["dead-2", "dead-3"]) {
         yield* TestClock.adjust("30 seconds")
         yield* s.log.reclaim(name, { minIdle: Duration.seconds(30), count: 10 })

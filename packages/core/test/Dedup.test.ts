@@ -50,13 +50,13 @@ describe("Dedup.classify", () => {
   })
 
   it("recognises committed delivery ids and repeated ids within the batch", () => {
-    const stored: Stored = { hashOf: () => undefined, isCommitted: (id) => id === "1-0" }
+    const stored: Stored = { hashOf: () => undefined, isCommitted: (key) => key === "s 1-0" }
     assert.deepStrictEqual(
       verdicts(
         [
-          { deliveryId: "1-0", event: ev("t", "a") },
-          { deliveryId: "2-0", event: ev("t", "a") },
-          { deliveryId: "2-0", event: ev("t", "a") }
+          { deliveryId: { stream: "s", id: "1-0" }, event: ev("t", "a") },
+          { deliveryId: { stream: "s", id: "2-0" }, event: ev("t", "a") },
+          { deliveryId: { stream: "s", id: "2-0" }, event: ev("t", "a") }
         ],
         stored
       ),

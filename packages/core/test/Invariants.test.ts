@@ -10,7 +10,7 @@ import { Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Consumer from "../src/Consumer.ts"
-import { EventLog } from "../src/EventLog.ts"
+import { EventLog, refKey } from "../src/EventLog.ts"
 import { type Delivery, EventStore } from "../src/EventStore.ts"
 import * as Ingest from "../src/Ingest.ts"
 import * as MemoryEventLog from "../src/memory/MemoryEventLog.ts"
@@ -94,16 +94,18 @@ const runSchedule = (s: Schedule, maxDeliveries = 1000) =>
     // Invariant 5 probe: every acked entry's delivery must already be committed.
     const log = EventLog.of({
       ...memLog.log,
-      ack: (ids) =>
+      ack: (refs) =>
         Effect.suspend(() => {
-          for (const id of ids) if (!committedDeliveries.has(id)) violations.push(`ack before commit of ${id}`)
-          return memLog.log.ack(ids)
+          for (const ref of refs) {
+            if (!committedDeliveries.has(refKey(ref))) violations.push(`ack before commit of ${ref.id}`)
+          }
+          return memLog.log.ack(refs)
         })
     })
     const recordCommit = (batch: ReadonlyArray<Delivery>) =>
       Effect.tap(store.commit(batch), () =>
         Effect.sync(() => {
-          for (const d of batch) if (d.deliveryId !== undefined) committedDeliveries.add(d.deliveryId)
+          for (const d of batch) if (d.deliveryId !== undefined) committedDeliveries.add(refKey(d.deliveryId))
         })
       )
 

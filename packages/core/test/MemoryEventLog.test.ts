@@ -1,7 +1,7 @@
+import { eventLogSuite } from "@agg/testing/EventLogSuite"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { eventLogSuite } from "../../testing/src/EventLogSuite.ts"
 import { EventLogError } from "../src/EventLog.ts"
 import * as MemoryEventLog from "../src/memory/MemoryEventLog.ts"
 
@@ -47,7 +47,7 @@ describe("MemoryEventLog", () => {
       const m = yield* MemoryEventLog.make()
       const id = yield* m.appendUndecodable("not JSON")
       const [entry] = yield* m.log.read("c1", { count: 10, block: Duration.zero })
-      assert.deepStrictEqual(entry, { _tag: "Undecodable", id, deliveries: 1, reason: "not JSON" })
+      assert.deepStrictEqual(entry, { _tag: "Undecodable", stream: "memory", id, deliveries: 1, reason: "not JSON" })
       yield* m.log.deadLetter(entry!, "undecodable: not JSON")
       yield* m.log.deadLetter(entry!, "again")
       assert.deepStrictEqual(yield* m.log.stats, { received: 1, lag: 0, pending: 0, deadLettered: 1 })

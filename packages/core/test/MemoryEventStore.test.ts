@@ -1,7 +1,7 @@
+// Relative import: @agg/testing depends on @agg/core, so a devDependency back would make a workspace cycle.
+import { eventStoreSuite, makeEvent } from "@agg/testing/EventStoreSuite"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-// Relative import: @agg/testing depends on @agg/core, so a devDependency back would make a workspace cycle.
-import { eventStoreSuite, makeEvent } from "../../testing/src/EventStoreSuite.ts"
 import { EventStore, EventStoreError } from "../src/EventStore.ts"
 import * as MemoryEventStore from "../src/memory/MemoryEventStore.ts"
 

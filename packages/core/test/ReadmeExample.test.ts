@@ -1,6 +1,6 @@
+import { eventStoreSuite } from "@agg/testing/EventStoreSuite"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
-import { eventStoreSuite } from "../../testing/src/EventStoreSuite.ts"
 import { Consumer, EventLog } from "../src/index.ts"
 import { MemoryEventLog } from "../src/memory.ts"
 import { makeInventoryStore } from "./utils/InventoryStore.ts"

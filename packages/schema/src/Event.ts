@@ -11,6 +11,7 @@
  * - Each field reports at most one problem, so a client sees one clear message per field.
  */
 import * as v from "valibot"
+import { objectMessage } from "./Issues.ts"
 import { defaultLimits, type Limits } from "./Limits.ts"
 
 /** The longest `topic`, `event_id` and `source`, in Unicode code points (SPEC §3). */
@@ -50,7 +51,20 @@ const textProblem = (name: string, s: string, forbidSpace: boolean): string | un
   return undefined
 }
 
-const text = (name: string, forbidSpace: boolean, description: string) =>
+const TEXT_DOCS = {
+  topic: "1–255 Unicode code points; no whitespace (including U+00A0, U+2003) and no control characters.",
+  event_id: "1–255 Unicode code points; unique within its topic.",
+  source: "1–255 Unicode code points: who published the event."
+}
+
+// Only read by the JSON Schema export; valibot skips metadata when validating.
+const textMetadata = (name: keyof typeof TEXT_DOCS) => ({
+  minLength: 1,
+  maxLength: MAX_TEXT_LENGTH,
+  description: TEXT_DOCS[name]
+})
+
+const text = (name: keyof typeof TEXT_DOCS, forbidSpace: boolean) =>
   v.pipe(
     v.string(`${name} must be a string`),
     v.rawCheck<string>(({ dataset, addIssue }) => {
@@ -58,26 +72,21 @@ const text = (name: string, forbidSpace: boolean, description: string) =>
       const problem = textProblem(name, dataset.value, forbidSpace)
       if (problem !== undefined) addIssue({ message: problem })
     }),
-    // Only read by the JSON Schema export; valibot skips metadata when validating.
-    v.metadata({ minLength: 1, maxLength: MAX_TEXT_LENGTH, description })
+    v.metadata(textMetadata(name))
   )
 
 /** A topic name: 1–255 characters, no whitespace or control characters. @category models */
-export const Topic = text(
-  "topic",
-  true,
-  "1–255 Unicode code points; no whitespace (including U+00A0, U+2003) and no control characters."
-)
+export const Topic = text("topic", true)
 /** @category models */
 export type Topic = v.InferOutput<typeof Topic>
 
 /** An event id, unique within its topic: 1–255 characters. @category models */
-export const EventId = text("event_id", false, "1–255 Unicode code points; unique within its topic.")
+export const EventId = text("event_id", false)
 /** @category models */
 export type EventId = v.InferOutput<typeof EventId>
 
 /** The publisher of an event: 1–255 characters. @category models */
-export const Source = text("source", false, "1–255 Unicode code points: who published the event.")
+export const Source = text("source", false)
 /** @category models */
 export type Source = v.InferOutput<typeof Source>
 
@@ -106,6 +115,16 @@ const parseInstant = (s: string): number | string => {
   return t
 }
 
+const timestampMetadata = {
+  format: "date-time",
+  pattern: ZONED_ISO.source,
+  description:
+    "ISO 8601 date-time with a zone: `Z` or `±hh:mm` (a timestamp without a zone is rejected). Must be a real " +
+    "calendar date and time of day (no Feb 30, 24:00 or leap second). Stored as the instant, returned as UTC " +
+    "ISO with millisecond precision.",
+  examples: ["2026-11-21T10:00:00.123Z", "2026-11-21T17:00:00+07:00"]
+}
+
 /**
  * An ISO 8601 timestamp with a zone (`Z` or `±hh:mm`), a real calendar date and clock time.
  * Normalized to the instant it denotes, as UTC ISO (`2026-11-21T03:00:00.000Z`).
@@ -121,15 +140,7 @@ export const Timestamp = v.pipe(
     }
     return new Date(t).toISOString()
   }),
-  v.metadata({
-    format: "date-time",
-    pattern: ZONED_ISO.source,
-    description:
-      "ISO 8601 date-time with a zone: `Z` or `±hh:mm` (a timestamp without a zone is rejected). Must be a real " +
-      "calendar date and time of day (no Feb 30, 24:00 or leap second). Stored as the instant, returned as UTC " +
-      "ISO with millisecond precision.",
-    examples: ["2026-11-21T10:00:00.123Z", "2026-11-21T17:00:00+07:00"]
-  })
+  v.metadata(timestampMetadata)
 )
 /** @category models */
 export type Timestamp = v.InferOutput<typeof Timestamp>
@@ -159,6 +170,11 @@ const payloadProblem = (x: unknown, maxBytes: number): string | undefined => {
   return undefined
 }
 
+const payloadMetadata = (maxBytes: number) => ({
+  type: "object",
+  description: `Any JSON object (not an array or null); at most ${maxBytes} bytes serialized as JSON (UTF-8). Stored verbatim.`
+})
+
 /**
  * The JSON object an event carries, at most `maxBytes` bytes serialized as JSON (UTF-8). Returned as is, not
  * copied: keys such as `__proto__` and `constructor` stay own data properties, nothing is invoked.
@@ -172,10 +188,7 @@ export const makePayload = (maxBytes: number) =>
       if (problem !== undefined) addIssue({ message: problem })
     }),
     v.transform((x) => x as { readonly [key: string]: unknown }),
-    v.metadata({
-      type: "object",
-      description: `Any JSON object (not an array or null); at most ${maxBytes} bytes serialized as JSON (UTF-8). Stored verbatim.`
-    })
+    v.metadata(payloadMetadata(maxBytes))
   )
 
 const eventEntries = (maxPayloadBytes: number) => ({
@@ -185,14 +198,6 @@ const eventEntries = (maxPayloadBytes: number) => ({
   source: Source,
   payload: makePayload(maxPayloadBytes)
 })
-
-// The object schema's message serves two cases: the input is not an object, or a key is missing.
-const objectMessage =
-  (what: string) =>
-  (issue: v.BaseIssue<unknown>): string => {
-    const key = issue.path?.[issue.path.length - 1]?.key
-    return key === undefined ? `${what} must be a JSON object` : `${String(key)} is required`
-  }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === "object" && x !== null && !Array.isArray(x)
@@ -221,14 +226,30 @@ export type Event = v.InferOutput<typeof Event>
 /** What a publisher sends, before normalization. @category models */
 export type EventInput = v.InferInput<typeof Event>
 
+// A served event was judged when it was published, under that server's limits (a payload may be larger than
+// the defaults here): its fields are checked for their JSON type only, described as the input fields are.
+const servedText = (name: keyof typeof TEXT_DOCS) =>
+  v.pipe(v.string(`${name} must be a string`), v.metadata(textMetadata(name)))
+const servedTimestamp = (name: string) => v.pipe(v.string(`${name} must be a string`), v.metadata(timestampMetadata))
+
 /**
  * An event as stored and served back: its gap-free per-topic `offset` (from 1) and when it was received.
- * The schema validates GET /events answers (e.g. in a client) and feeds the JSON Schema export.
+ * The schema validates GET /events answers (e.g. in a client: the shape, not the input rules again) and feeds
+ * the JSON Schema export.
  * @category models
  */
 export const StoredEvent = v.object(
   {
-    ...eventEntries(defaultLimits.maxPayloadBytes),
+    topic: servedText("topic"),
+    event_id: servedText("event_id"),
+    timestamp: servedTimestamp("timestamp"),
+    source: servedText("source"),
+    payload: v.pipe(
+      v.unknown(),
+      v.check(isPlainObject, "payload must be a JSON object"),
+      v.transform((x) => x as { readonly [key: string]: unknown }),
+      v.metadata(payloadMetadata(defaultLimits.maxPayloadBytes))
+    ),
     offset: v.pipe(
       v.number("offset must be a number"),
       v.safeInteger("offset must be an integer"),
@@ -236,8 +257,19 @@ export const StoredEvent = v.object(
       v.metadata({ description: "The event's gap-free position in its topic, from 1." })
     ),
     received_at: v.pipe(
-      Timestamp,
+      servedTimestamp("received_at"),
       v.metadata({ description: "When the service accepted the event, UTC ISO with millisecond precision." })
+    ),
+    position: v.exactOptional(
+      v.pipe(
+        v.number("position must be a number"),
+        v.safeInteger("position must be an integer"),
+        v.minValue(1, "position must be at least 1"),
+        v.metadata({
+          description:
+            "Only in reads of all topics: the event's place in the all-topics order, strictly rising; pass the last one back as `after`."
+        })
+      )
     )
   },
   objectMessage("stored event")
@@ -246,4 +278,6 @@ export const StoredEvent = v.object(
 export interface StoredEvent extends Event {
   readonly offset: number
   readonly received_at: string
+  /** Set in reads of all topics only: the event's place in the all-topics order. */
+  readonly position?: number
 }

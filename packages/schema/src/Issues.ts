@@ -4,9 +4,36 @@
  * `path` is relative to that event ("topic", "payload") or names the body part / parameter ("events", "limit").
  * Does not decide HTTP statuses; the schemas' own messages already name the field.
  */
-import type * as v from "valibot"
+import * as v from "valibot"
 
-/** One validation problem. @category models */
+/**
+ * The message of an object schema, which serves two cases: the input is not an object (`<what> must be a JSON
+ * object`), or a member is missing (`<key> is required`).
+ * @category constructors
+ */
+export const objectMessage =
+  (what: string) =>
+  (issue: v.BaseIssue<unknown>): string => {
+    const key = issue.path?.[issue.path.length - 1]?.key
+    return key === undefined ? `${what} must be a JSON object` : `${String(key)} is required`
+  }
+
+/** One validation problem, as listed in error bodies (`issues`); the schema checks one received. @category models */
+export const Problem = v.object(
+  {
+    index: v.pipe(
+      v.nullable(v.pipe(v.number("index must be a number"), v.safeInteger("index must be an integer"), v.minValue(0))),
+      v.metadata({ description: "The event's position in the batch; null for the body or a query parameter." })
+    ),
+    path: v.pipe(
+      v.string("path must be a string"),
+      v.metadata({ description: "Field path within the event, or the body part / parameter; empty for the root." })
+    ),
+    message: v.string("message must be a string")
+  },
+  objectMessage("problem")
+)
+/** @category models */
 export interface Problem {
   readonly index: number | null
   readonly path: string

@@ -1,7 +1,8 @@
 /**
  * JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1) of the event, the publish body, the stored event, the
- * GET /events page and its query parameters, generated from the valibot schemas with the configured limits, for
- * `components.schemas` of an OpenAPI document. References point at `#/components/schemas/<Name>`.
+ * GET /events query parameters and every response body (`Responses.ts`), generated from the valibot schemas with
+ * the configured limits, for `components.schemas` of an OpenAPI document. References point at
+ * `#/components/schemas/<Name>`.
  *
  * Runtime-only checks (code point lengths, calendar dates, payload size) cannot be expressed by the converter:
  * the schemas carry them as `minLength`/`maxLength`/`format`/`pattern`/`description` metadata instead. Does not
@@ -10,7 +11,17 @@
 import { type ConversionConfig, toJsonSchemaDefs } from "@valibot/to-json-schema"
 import { makeEvent, StoredEvent } from "./Event.ts"
 import { DEFAULT_PAGE_LIMIT, EventQuery as EventQuerySchema } from "./EventQuery.ts"
+import { Problem } from "./Issues.ts"
 import { defaultLimits, type Limits } from "./Limits.ts"
+import {
+  EventsPage,
+  HealthBody,
+  makeErrorBody,
+  PublishCommitted,
+  PublishQueued,
+  PublishReply,
+  StatsBody
+} from "./Responses.ts"
 
 /** A JSON Schema object. @category models */
 export type JsonSchema = { readonly [keyword: string]: unknown }
@@ -22,6 +33,13 @@ export interface JsonSchemas {
   readonly PublishBody: JsonSchema
   readonly EventsPage: JsonSchema
   readonly EventQuery: JsonSchema
+  readonly PublishCommitted: JsonSchema
+  readonly PublishQueued: JsonSchema
+  readonly PublishReply: JsonSchema
+  readonly StatsBody: JsonSchema
+  readonly HealthBody: JsonSchema
+  readonly ErrorBody: JsonSchema
+  readonly Problem: JsonSchema
 }
 
 /** An OpenAPI 3.1 query parameter object. @category models */
@@ -38,7 +56,7 @@ const config = (): ConversionConfig => ({
   // Describe what a valid value looks like after decoding (e.g. `after` as an integer, not a string).
   typeMode: "output",
   // Runtime-only steps; their JSON Schema counterparts are given as metadata in the schemas.
-  ignoreActions: ["check", "raw_check", "transform", "raw_transform"],
+  ignoreActions: ["check", "raw_check", "transform", "raw_transform", "readonly"],
   overrideRef: ({ referenceId }) => `#/components/schemas/${referenceId}`
 })
 
@@ -46,16 +64,29 @@ const ref = (name: keyof JsonSchemas): JsonSchema => ({ $ref: `#/components/sche
 
 /**
  * The component schemas for the given limits: `Event`, `StoredEvent`, `PublishBody` (oneOf the three shapes),
- * `EventsPage` (the GET /events answer) and `EventQuery` (the parameters as one object; see `eventQueryParameters`).
+ * `EventQuery` (the parameters as one object; see `eventQueryParameters`) and the response bodies (`EventsPage`,
+ * `PublishCommitted`/`PublishQueued`/`PublishReply`, `StatsBody`, `HealthBody`, `ErrorBody` and its `Problem`).
+ * `errorCodes`: the codes `ErrorBody.error.code` may take (any string when absent).
  * @category constructors
  */
 export const makeJsonSchemas = (
-  limits: Pick<Limits, "maxPayloadBytes" | "maxEventsPerRequest"> = defaultLimits
+  limits: Pick<Limits, "maxPayloadBytes" | "maxEventsPerRequest"> = defaultLimits,
+  options: { readonly errorCodes?: ReadonlyArray<string> } = {}
 ): JsonSchemas => {
+  const responses = {
+    EventsPage,
+    PublishCommitted,
+    PublishQueued,
+    PublishReply,
+    StatsBody,
+    HealthBody,
+    ErrorBody: makeErrorBody(options.errorCodes),
+    Problem
+  }
   const defs = toJsonSchemaDefs(
-    { Event: makeEvent(limits), StoredEvent, EventQuery: EventQuerySchema },
+    { Event: makeEvent(limits), StoredEvent, EventQuery: EventQuerySchema, ...responses },
     config()
-  ) as Record<"Event" | "StoredEvent" | "EventQuery", JsonSchema>
+  ) as Record<"Event" | "StoredEvent" | "EventQuery" | keyof typeof responses, JsonSchema>
   const batch = {
     type: "array",
     items: ref("Event"),
@@ -77,18 +108,6 @@ export const makeJsonSchemas = (
       }
     ]
   }
-  const EventsPage: JsonSchema = {
-    type: "object",
-    description: "One page of GET /events.",
-    properties: {
-      events: { type: "array", items: ref("StoredEvent") },
-      next_after: {
-        type: ["integer", "null"],
-        description: "The `after` of the next page, or null when this page was not full."
-      }
-    },
-    required: ["events", "next_after"]
-  }
   const params = defs.EventQuery["properties"] as Record<"topic" | "after" | "limit", JsonSchema>
   const { required: _none, ...queryObject } = defs.EventQuery
   const EventQuery: JsonSchema = {
@@ -101,7 +120,7 @@ export const makeJsonSchemas = (
     },
     additionalProperties: false
   }
-  return { Event: defs.Event, StoredEvent: defs.StoredEvent, PublishBody, EventsPage, EventQuery }
+  return { ...defs, PublishBody, EventQuery }
 }
 
 /**

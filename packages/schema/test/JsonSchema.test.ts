@@ -26,7 +26,10 @@ describe("JSON Schema export", () => {
 
   it("types the stored event, the page and the query parameters", () => {
     expect(props("StoredEvent")["offset"]).toMatchObject({ type: "integer", minimum: 1 })
-    expect(props("EventsPage")["next_after"]).toMatchObject({ type: ["integer", "null"] })
+    expect(props("StoredEvent")["position"]).toMatchObject({ type: "integer", minimum: 1 })
+    expect(schemas.StoredEvent["required"]).not.toContain("position")
+    expect(props("EventsPage")["next_after"]).toMatchObject({ type: "integer", minimum: 0 })
+    expect(schemas.EventsPage["required"]).toEqual(["events", "next_after"])
     expect(props("EventQuery")["limit"]).toMatchObject({ type: "integer", minimum: 1, maximum: 1000, default: 100 })
     expect(schemas.EventQuery["additionalProperties"]).toBe(false)
     expect(eventQueryParameters().map((p) => [p.name, p.in, p.schema["type"]])).toEqual([
@@ -36,10 +39,44 @@ describe("JSON Schema export", () => {
     ])
   })
 
+  it("describes every response body, the error codes when given", () => {
+    expect(schemas.PublishCommitted["required"]).toEqual(["accepted", "unique", "duplicates"])
+    expect(schemas.PublishQueued["required"]).toEqual(["accepted"])
+    expect(schemas.PublishReply["anyOf"]).toEqual([
+      { $ref: "#/components/schemas/PublishCommitted" },
+      { $ref: "#/components/schemas/PublishQueued" }
+    ])
+    expect(schemas.StatsBody["required"]).toEqual([
+      "received",
+      "unique_processed",
+      "duplicate_dropped",
+      "conflicts",
+      "pending",
+      "topics",
+      "uptime_seconds"
+    ])
+    expect(props("StatsBody")["received"]).toMatchObject({ type: "integer", minimum: 0 })
+    expect(props("HealthBody")["status"]).toMatchObject({ enum: ["ok", "unavailable"] })
+    expect(props("HealthBody")["checks"]).toMatchObject({ required: ["store"] })
+    const error = () => (props("ErrorBody")["error"]?.["properties"] ?? {}) as Record<string, Record<string, unknown>>
+    expect(error()["code"]).toMatchObject({ type: "string" })
+    expect(error()["code"]?.["enum"]).toBeUndefined()
+    expect(error()["issues"]).toMatchObject({ type: "array", items: { $ref: "#/components/schemas/Problem" } })
+    const coded = makeJsonSchemas(undefined, { errorCodes: ["invalid_events", "unavailable"] }).ErrorBody
+    expect(coded["properties"]).toMatchObject({
+      error: { properties: { code: { enum: ["invalid_events", "unavailable"] } } }
+    })
+    expect(props("Problem")["index"]).toMatchObject({ anyOf: [{ type: "integer" }, { type: "null" }] })
+  })
+
   it("is plain JSON with only component references", () => {
     const text = JSON.stringify(schemas)
     const refs = [...text.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1])
-    expect(new Set(refs)).toEqual(new Set(["#/components/schemas/Event", "#/components/schemas/StoredEvent"]))
+    expect(new Set(refs)).toEqual(
+      new Set(
+        ["Event", "StoredEvent", "PublishCommitted", "PublishQueued", "Problem"].map((n) => `#/components/schemas/${n}`)
+      )
+    )
     expect(JSON.parse(text)).toEqual(schemas)
   })
 })

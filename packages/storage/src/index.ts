@@ -1,10 +1,14 @@
 /**
- * @agg/storage: the ports of @agg/core on real infrastructure. `PgEventStore` (Kysely on PostgreSQL or PGlite)
- * and `RedisEventLog` (Redis Streams with a consumer group).
+ * @agg/storage: the ports of @agg/core on real infrastructure. `PgEventStore` (Kysely on PostgreSQL through
+ * `PgConnection`) and `RedisEventLog` (Redis Streams with a consumer group, every key from `StreamKeys`).
+ *
+ * @remarks The embedded store on PGlite is not here but in "@agg/storage/pglite": importing this entry never
+ * loads PGlite.
  */
 
 export type * from "./postgres/Database.ts"
 export * as Migrations from "./postgres/Migrations.ts"
+export * as PgConnection from "./postgres/PgConnection.ts"
 export * as PgError from "./postgres/PgError.ts"
 export * as PgEventStore from "./postgres/PgEventStore.ts"
 export * as RedisEntry from "./redis/Entry.ts"

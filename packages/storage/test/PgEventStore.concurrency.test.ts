@@ -3,24 +3,17 @@
 // gap-free offsets and 0 deadlocks; a backend terminated mid-commit → retryable error, nothing committed.
 import { ContentHash, Dedup, EventStore } from "@agg/core"
 import type { Event } from "@agg/schema"
-import { checkPostgres, describeWithServices, TestDatabase } from "@agg/testing/TestServices"
+import { checkPostgres, describeWithServices, queryRows, TestDatabase } from "@agg/testing/TestServices"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, Schedule } from "effect"
 import pg from "pg"
+import * as PgConnection from "../src/postgres/PgConnection.ts"
 import * as PgEventStore from "../src/postgres/PgEventStore.ts"
 
 const postgres = await checkPostgres()
 
 const query = <R extends pg.QueryResultRow>(url: string, text: string, values: Array<unknown> = []) =>
-  Effect.promise(async () => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return (await client.query<R>(text, values)).rows
-    } finally {
-      await client.end()
-    }
-  })
+  Effect.promise(() => queryRows<R>(url, text, values))
 
 const withStore = <A, E>(
   url: string,
@@ -63,7 +56,7 @@ const makeWorkload = (committer: number) => {
         source: "load",
         payload
       }
-      batch.push({ deliveryId: `${committer}-${b}-${i}`, event })
+      batch.push({ deliveryId: { stream: `load-${committer}`, id: `${b}-${i}` }, event })
     }
     // A crash between commit and ack: entries of the previous batch delivered again.
     if (b > 0) batch.push(...batches[b - 1]!.slice(0, REDELIVERED_PER_BATCH))
@@ -73,7 +66,7 @@ const makeWorkload = (committer: number) => {
 }
 
 describeWithServices("PgEventStore concurrency and faults on PostgreSQL", [postgres], () => {
-  layer(TestDatabase.layer({ setup: (url) => PgEventStore.migrate({ url }).then(() => undefined) }), {
+  layer(TestDatabase.layer({ setup: (url) => PgConnection.migrate({ url }).then(() => undefined) }), {
     timeout: "60 seconds",
     excludeTestServices: true
   })((it) => {
@@ -204,7 +197,7 @@ describeWithServices("PgEventStore concurrency and faults on PostgreSQL", [postg
             const fiber = yield* Effect.forkChild(store.commit(batch))
             const [waiting] = yield* query<{ pid: number }>(
               db.url,
-              "select pid from pg_stat_activity where datname = $1 and wait_event_type = 'Lock' and query ilike '%for update%'",
+              "select pid from pg_stat_activity where datname = $1 and wait_event_type = 'Lock' and query ilike '%agg_commit%'",
               [db.name]
             ).pipe(
               Effect.flatMap((r) =>

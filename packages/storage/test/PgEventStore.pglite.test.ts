@@ -9,6 +9,7 @@ import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { sql } from "kysely"
 import { afterAll } from "vitest"
+import { layerPglite, makePgliteKysely } from "../src/pglite.ts"
 import * as PgEventStore from "../src/postgres/PgEventStore.ts"
 
 const dirs: Array<string> = []
@@ -21,8 +22,8 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
-eventStoreSuite("PGlite in memory", PgEventStore.layerPglite())
-eventStoreSuite("PGlite in a data directory", PgEventStore.layerPglite({ dataDir: tempDir() }))
+eventStoreSuite("PGlite in memory", layerPglite())
+eventStoreSuite("PGlite in a data directory", layerPglite({ dataDir: tempDir() }))
 
 it.live("a file-backed store keeps events, counters and dedup state across a reopen", () =>
   Effect.gen(function* () {
@@ -30,12 +31,12 @@ it.live("a file-backed store keeps events, counters and dedup state across a reo
     const withStore = <A, E>(f: (store: EventStore.EventStore["Service"]) => Effect.Effect<A, E>) =>
       Effect.gen(function* () {
         return yield* f(yield* EventStore.EventStore)
-      }).pipe(Effect.provide(PgEventStore.layerPglite({ dataDir })))
+      }).pipe(Effect.provide(layerPglite({ dataDir })))
     const first = yield* withStore((s) =>
       s.commit([
         { event: makeEvent("t", "1") },
         { event: makeEvent("t", "2") },
-        { deliveryId: "9-0", event: makeEvent("u", "1") }
+        { deliveryId: { stream: "s", id: "9-0" }, event: makeEvent("u", "1") }
       ])
     )
     assert.deepStrictEqual(
@@ -47,7 +48,7 @@ it.live("a file-backed store keeps events, counters and dedup state across a reo
         s.commit([
           { event: makeEvent("t", "1") },
           { event: makeEvent("t", "2", { n: 2 }) },
-          { deliveryId: "9-0", event: makeEvent("u", "1") },
+          { deliveryId: { stream: "s", id: "9-0" }, event: makeEvent("u", "1") },
           { event: makeEvent("t", "3") }
         ]),
         s.read({ topic: "t", after: 0, limit: 10 }),
@@ -77,19 +78,21 @@ it.live("a file-backed store keeps events, counters and dedup state across a reo
 
 it.live("a setup fault (a dropped table) fails commit and lookup retryably, a refused value does not", () =>
   Effect.gen(function* () {
-    const db = PgEventStore.makePgliteKysely()
+    const db = makePgliteKysely()
     yield* Effect.addFinalizer(() => Effect.promise(() => db.destroy()))
     const store = yield* PgEventStore.make(db)
     // A NUL is valid JSON but jsonb refuses it (22P05): the one entry carrying it may be dead-lettered.
     const refused = yield* Effect.flip(
-      store.commit([{ deliveryId: "1-0", event: makeEvent("t", "1", { s: "a\u0000" }) }])
+      store.commit([{ deliveryId: { stream: "s", id: "1-0" }, event: makeEvent("t", "1", { s: "a\u0000" }) }])
     )
     assert.isFalse(refused.retryable, refused.message)
     yield* Effect.promise(() => sql`DROP TABLE deliveries`.execute(db))
     // A schema fault is nobody's entry's fault: retryable, so the consumer keeps the entries pending.
-    const commit = yield* Effect.flip(store.commit([{ deliveryId: "2-0", event: makeEvent("t", "2") }]))
+    const commit = yield* Effect.flip(
+      store.commit([{ deliveryId: { stream: "s", id: "2-0" }, event: makeEvent("t", "2") }])
+    )
     assert.isTrue(commit.retryable, commit.message)
-    const lookup = yield* Effect.flip(store.committed(["2-0"]))
+    const lookup = yield* Effect.flip(store.committed([{ stream: "s", id: "2-0" }]))
     assert.isTrue(lookup.retryable, lookup.message)
     assert.strictEqual((yield* store.stats).unique, 0, "nothing of either batch committed")
   }).pipe(Effect.scoped)

@@ -6,18 +6,20 @@ import {
   checkPostgres,
   createTestDatabase,
   describeWithServices,
+  queryRows,
   TestDatabase,
   type TestDatabaseHandle
 } from "@agg/testing/TestServices"
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import pg from "pg"
+import type pg from "pg"
 import * as Migrations from "../src/postgres/Migrations.ts"
+import * as PgConnection from "../src/postgres/PgConnection.ts"
 import * as PgEventStore from "../src/postgres/PgEventStore.ts"
 
 const postgres = await checkPostgres()
 
-const storeOn = (options: Omit<PgEventStore.PgConfig, "url"> = {}) =>
+const storeOn = (options: Omit<PgConnection.PgConfig, "url"> = {}) =>
   Layer.unwrap(
     Effect.gen(function* () {
       const db = yield* TestDatabase
@@ -26,15 +28,7 @@ const storeOn = (options: Omit<PgEventStore.PgConfig, "url"> = {}) =>
   )
 
 const query = <R extends pg.QueryResultRow>(url: string, text: string, values: Array<unknown> = []) =>
-  Effect.promise(async () => {
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      return (await client.query<R>(text, values)).rows
-    } finally {
-      await client.end()
-    }
-  })
+  Effect.promise(() => queryRows<R>(url, text, values))
 
 describeWithServices("PgEventStore on PostgreSQL", [postgres], () => {
   eventStoreSuite("PostgreSQL", storeOn().pipe(Layer.provide(TestDatabase.layer())))
@@ -47,7 +41,7 @@ describeWithServices("PgEventStore on PostgreSQL", [postgres], () => {
       )
       const open = () =>
         Effect.acquireRelease(
-          Effect.sync(() => PgEventStore.makeKysely({ url: db.url, poolSize: 2 })),
+          Effect.sync(() => PgConnection.makeKysely({ url: db.url, poolSize: 2 })),
           (k) => Effect.promise(() => k.destroy())
         )
       const [a, b] = [yield* open(), yield* open()]

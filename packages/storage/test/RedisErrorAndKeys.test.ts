@@ -1,4 +1,4 @@
-// The node-redis error classification of RedisError, and the key derivation of StreamKeys.
+// The node-redis error classification of RedisError, and the key rule and layout of StreamKeys.
 import { EventLog } from "@agg/core"
 import {
   ClientClosedError,
@@ -58,21 +58,81 @@ describe("RedisError.isRetryable", () => {
 })
 
 describe("StreamKeys", () => {
-  it("derives every key from STREAM_KEY", () => {
-    assert.deepStrictEqual(StreamKeys.make("agg:events"), {
+  it("derives every key from STREAM_KEY, hash-tagged by partition", () => {
+    const keys = StreamKeys.make("agg:events")
+    assert.strictEqual(keys.streamKey, "agg:events")
+    assert.strictEqual(keys.group, "agg:events:workers")
+    assert.deepStrictEqual(keys.partition(0), {
+      index: 0,
+      stream: "{agg:events:p0}:stream",
+      received: "{agg:events:p0}:received",
+      deadLetter: "{agg:events:p0}:dlq",
+      deadLettered: "{agg:events:p0}:dlq:count"
+    })
+    assert.strictEqual(keys.partition(3).stream, "{agg:events:p3}:stream")
+    assert.deepStrictEqual(keys.legacy, {
       stream: "agg:events",
-      group: "agg:events:workers",
       received: "agg:events:received",
       deadLetter: "agg:events:dlq",
       deadLettered: "agg:events:dlq:count"
     })
     assert.strictEqual(StreamKeys.make("k", "billing").group, "billing")
+    assert.throws(() => keys.partition(-1), RangeError, "partition")
+    assert.throws(() => keys.partition(0.5), RangeError, "partition")
   })
 
-  it("refuses an empty, too long or whitespace key, naming STREAM_KEY", () => {
-    for (const bad of ["", "a b", "tab\there", "x".repeat(256)]) {
-      assert.throws(() => StreamKeys.make(bad), RangeError, "STREAM_KEY must be")
+  it("refuses an empty, too long, whitespace, control-character or brace key, naming STREAM_KEY", () => {
+    const bad = ["", "a b", "tab\there", "x".repeat(256), "nl\n", "nul\u0000", "x".repeat(201), "{a}", "a{", "a}b"]
+    for (const key of bad) {
+      const problem = StreamKeys.validate(key)
+      assert.isDefined(problem, JSON.stringify(key))
+      assert.match(problem!, /^must be 1–200 characters/)
+      assert.include(problem, JSON.stringify(key))
+      assert.throws(() => StreamKeys.make(key), RangeError, `STREAM_KEY ${problem}`)
+    }
+    for (const key of ["a", "agg:events", "tenant-a:events", "é".repeat(200), "x".repeat(200), "a:p0", "[a]*?"]) {
+      assert.isUndefined(StreamKeys.validate(key), key)
+      assert.strictEqual(StreamKeys.make(key).streamKey, key)
     }
     assert.throws(() => StreamKeys.make("ok", "bad group"), RangeError, "consumer group must be")
+  })
+
+  it("no two valid STREAM_KEYs or partitions ever share a key", () => {
+    // Pairs that collided, or could, in a layout without hash tags: a counter of one is the stream of the other,
+    // a partition suffix inside a STREAM_KEY, a key that looks like another's tag.
+    const streamKeys = [
+      "a",
+      "a:received",
+      "a:dlq",
+      "a:dlq:count",
+      "a:stream",
+      "a:p0",
+      "a:p1",
+      "a:p0:stream",
+      "a:p1:p0",
+      "p0",
+      ":p0",
+      "a:",
+      "a::p0",
+      "agg:events",
+      "agg:events:workers"
+    ]
+    const owner = new Map<string, string>()
+    for (const streamKey of streamKeys) {
+      const keys = StreamKeys.make(streamKey)
+      for (let i = 0; i < 12; i++) {
+        const p = keys.partition(i)
+        for (const key of [p.stream, p.received, p.deadLetter, p.deadLettered]) {
+          const who = `${JSON.stringify(streamKey)} partition ${i}`
+          assert.isUndefined(owner.get(key), `${key} belongs to ${owner.get(key)} and to ${who}`)
+          owner.set(key, who)
+          // One hash tag, the partition's: the whole key lives on one Redis Cluster slot with its siblings.
+          assert.isTrue(key.startsWith(`{${streamKey}:p${i}}:`), key)
+        }
+      }
+    }
+    assert.strictEqual(owner.size, streamKeys.length * 12 * 4)
+    // The old layout's clash: STREAM_KEY a's counter was STREAM_KEY a:received's stream.
+    assert.strictEqual(StreamKeys.make("a").legacy.received, StreamKeys.make("a:received").legacy.stream)
   })
 })

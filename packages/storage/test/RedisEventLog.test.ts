@@ -1,13 +1,16 @@
 // RedisEventLog on a real Redis (keys under this file's own prefix): the EventLog contract suite, plus what only
 // Redis shows: entry decoding with a schema version, the dead-letter stream's content, trimming of acknowledged
-// entries only, idempotent group creation, and a killed connection.
+// entries only, idempotent group creation, a killed connection, entries' streams and acks by stream, the scripts
+// after SCRIPT FLUSH, deployments that overlapped in the old key layout, the refusal to start beside that layout,
+// and layerConfig.
 import { EventLog } from "@agg/core"
 import type { Event } from "@agg/schema"
 import { eventLogSuite } from "@agg/testing/EventLogSuite"
 import { checkRedis, describeWithServices, useRedisPrefix } from "@agg/testing/TestServices"
 import { assert, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Schedule } from "effect"
+import { ConfigProvider, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import { createClient, type MultiErrorReply } from "redis"
+import * as RedisEntry from "../src/redis/Entry.ts"
 import * as RedisEventLog from "../src/redis/RedisEventLog.ts"
 import * as StreamKeys from "../src/redis/StreamKeys.ts"
 
@@ -53,7 +56,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         { v: "1", e: JSON.stringify({ ...event(4), topic: "has space" }) },
         { v: "1" }
       ]
-      for (const fields of bad) yield* Effect.promise(() => raw.xAdd(k.stream, "*", fields))
+      for (const fields of bad) yield* Effect.promise(() => raw.xAdd(k.partition(0).stream, "*", fields))
       const got = yield* log.read("c1", short)
       assert.deepStrictEqual(
         got.map((e) => (e._tag === "Event" ? e.event : e.reason)),
@@ -97,7 +100,9 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
   it.live("a failed group append fails every caller of the group with the same error", () =>
     Effect.gen(function* () {
       const { log, keys: k, raw } = yield* setup
-      yield* Effect.promise(() => raw.del(k.stream).then(() => raw.set(k.stream, "not a stream")))
+      yield* Effect.promise(() =>
+        raw.del(k.partition(0).stream).then(() => raw.set(k.partition(0).stream, "not a stream"))
+      )
       const errors = yield* Effect.forEach([1, 2, 3, 4], (i) => Effect.flip(log.append([event(i)])), {
         concurrency: "unbounded"
       })
@@ -112,11 +117,11 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("an append interrupted before its group is sent writes nothing", () =>
+  it.live("an append interrupted before it started writes nothing", () =>
     Effect.gen(function* () {
       const { log } = yield* setup
       const interrupted = yield* Effect.forkChild(log.append([event(1)]))
-      yield* Fiber.interrupt(interrupted) // within the same turn: before the group's setImmediate
+      yield* Fiber.interrupt(interrupted) // before the forked fiber ran: nothing was submitted
       yield* log.append([event(2)])
       assert.strictEqual((yield* log.stats).received, 1)
       const got = yield* log.read("c1", short)
@@ -136,7 +141,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       assert.strictEqual(first?.deliveries, 2)
       yield* log.deadLetter(first!, "poison")
       yield* log.deadLetter(first!, "poison again") // a second consumer racing: no double count
-      const dead = yield* Effect.promise(() => raw.xRange(k.deadLetter, "-", "+"))
+      const dead = yield* Effect.promise(() => raw.xRange(k.partition(0).deadLetter, "-", "+"))
       assert.strictEqual(dead?.length, 1)
       assert.deepStrictEqual(dead?.[0]?.message, {
         id: first!.id,
@@ -159,7 +164,18 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       // One XAUTOCLAIM call with COUNT 1 scans 10 pending entries: the idle ones are 30 pages away.
       const idle = read.slice(-3).map((e) => e.id)
       yield* Effect.promise(() =>
-        raw.sendCommand(["XCLAIM", k.stream, k.group, "live", "0", ...idle, "IDLE", "100000", "RETRYCOUNT", "1"])
+        raw.sendCommand([
+          "XCLAIM",
+          k.partition(0).stream,
+          k.group,
+          "live",
+          "0",
+          ...idle,
+          "IDLE",
+          "100000",
+          "RETRYCOUNT",
+          "1"
+        ])
       )
       const minIdle = Duration.seconds(60)
       const first = yield* log.reclaim("c2", { minIdle, count: 1 })
@@ -182,14 +198,14 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       const { log, keys: k, raw } = yield* setup
       yield* log.append([event(1), event(2), event(3)])
       const read = yield* log.read("dead", short)
-      yield* Effect.promise(() => raw.xDel(k.stream, read[1]!.id)) // someone else's XDEL
+      yield* Effect.promise(() => raw.xDel(k.partition(0).stream, read[1]!.id)) // someone else's XDEL
       const got = yield* log.reclaim("c2", { minIdle: Duration.zero, count: 10 })
       assert.deepStrictEqual(
         got.map((e) => e.id),
         [read[0]!.id, read[2]!.id]
       )
       assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 2, deadLettered: 1 })
-      const dead = yield* Effect.promise(() => raw.xRange(k.deadLetter, "-", "+"))
+      const dead = yield* Effect.promise(() => raw.xRange(k.partition(0).deadLetter, "-", "+"))
       assert.deepStrictEqual(
         dead?.map((d) => d.message),
         [{ id: read[1]!.id, reason: "deleted from the stream while pending" }]
@@ -204,21 +220,21 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       const { log, trimAcknowledged, keys: k, raw } = yield* setup
       yield* log.append([1, 2, 3, 4, 5].map(event))
       const read = yield* log.read("c1", { count: 4, block: Duration.millis(20) })
-      yield* log.ack([read[0]!.id, read[1]!.id, read[3]!.id]) // entry 3 stays pending, 5 undelivered
+      yield* log.ack([read[0]!, read[1]!, read[3]!]) // entry 3 stays pending, 5 undelivered
       assert.strictEqual(yield* trimAcknowledged, 2)
       assert.deepStrictEqual(
-        (yield* Effect.promise(() => raw.xRange(k.stream, "-", "+")))?.map((e) => e.id),
+        (yield* Effect.promise(() => raw.xRange(k.partition(0).stream, "-", "+")))?.map((e) => e.id),
         [
           read[2]!.id,
           read[3]!.id,
-          (yield* Effect.promise(() => raw.xRevRange(k.stream, "+", "-", { COUNT: 1 })))?.[0]?.id
+          (yield* Effect.promise(() => raw.xRevRange(k.partition(0).stream, "+", "-", { COUNT: 1 })))?.[0]?.id
         ]
       )
       // Another group that has read nothing holds everything back.
-      yield* Effect.promise(() => raw.xGroupCreate(k.stream, "audit", "0"))
-      yield* log.ack([read[2]!.id])
+      yield* Effect.promise(() => raw.xGroupCreate(k.partition(0).stream, "audit", "0"))
+      yield* log.ack([read[2]!])
       assert.strictEqual(yield* trimAcknowledged, 0)
-      yield* Effect.promise(() => raw.xGroupDestroy(k.stream, "audit"))
+      yield* Effect.promise(() => raw.xGroupDestroy(k.partition(0).stream, "audit"))
       // Now entries 3 and 4 are acknowledged; 5 was never delivered and stays.
       assert.strictEqual(yield* trimAcknowledged, 2)
       const rest = yield* log.read("c1", short)
@@ -312,8 +328,8 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         assert.isTrue(readError.retryable, readError.message)
 
         // The command connection, killed with an append in flight: it is queued on the socket behind a BLPOP that
-        // holds the connection, so the server never runs its MULTI. The group append sends on the next event-loop
-        // turn: wait until its bytes sit unprocessed in the server's query buffer of that connection.
+        // holds the connection, so the server never runs its MULTI. The append's group is sent by a flusher fiber:
+        // wait until its bytes sit unprocessed in the server's query buffer of that connection.
         const holding = yield* Effect.forkChild(
           Effect.promise(() => client.blPop(`${streamKey}:never`, 10).catch((e: unknown) => e))
         )
@@ -335,5 +351,147 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
           ["e2"]
         )
       }).pipe(Effect.scoped)
+  )
+
+  it.live("entries carry their partition's stream; ack takes each ref on its own stream, others are ignored", () =>
+    Effect.gen(function* () {
+      const { log, keys: k } = yield* setup
+      yield* log.append([event(1), event(2)])
+      const got = yield* log.read("c1", short)
+      assert.deepStrictEqual(
+        got.map((e) => e.stream),
+        [k.partition(0).stream, k.partition(0).stream]
+      )
+      // The same ids on another stream (another partition, another deployment) are not this log's entries.
+      const foreign = got.map((e) => ({ stream: k.partition(1).stream, id: e.id }))
+      yield* log.ack([...foreign, { stream: "elsewhere", id: got[0]!.id }])
+      assert.strictEqual((yield* log.stats).pending, 2)
+      yield* log.ack([got[0]!])
+      assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 0 })
+      const error = yield* Effect.flip(log.deadLetter({ ...got[1]!, stream: k.partition(1).stream }, "x"))
+      assert.strictEqual(error.operation, "deadLetter")
+      assert.isFalse(error.retryable)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "deliveryFloor: nothing before any delivery, then the oldest pending id, then the id after the last one delivered",
+    () =>
+      Effect.gen(function* () {
+        const { log, keys: k } = yield* setup
+        const stream = k.partition(0).stream
+        yield* log.append([event(1), event(2), event(3)])
+        assert.deepStrictEqual(yield* log.deliveryFloor, [])
+        const got = yield* log.read("c1", { count: 2, block: Duration.millis(20) })
+        yield* log.ack([got[0]!])
+        assert.deepStrictEqual(yield* log.deliveryFloor, [{ stream, id: got[1]!.id }])
+        yield* log.ack([got[1]!])
+        const [ms, seq] = got[1]!.id.split("-")
+        assert.deepStrictEqual(yield* log.deliveryFloor, [{ stream, id: `${ms}-${Number(seq) + 1}` }])
+      }).pipe(Effect.scoped)
+  )
+
+  it.live("the scripts run by EVALSHA and are sent again when the server lost them (SCRIPT FLUSH)", () =>
+    Effect.gen(function* () {
+      const { log, keys: k, raw } = yield* setup
+      yield* log.append([event(1), event(2)])
+      yield* log.read("c1", short)
+      yield* Effect.promise(() => raw.scriptFlush())
+      const claimed = yield* log.reclaim("c2", { minIdle: Duration.zero, count: 10 })
+      assert.strictEqual(claimed.length, 2)
+      yield* Effect.promise(() => raw.scriptFlush())
+      yield* log.deadLetter(claimed[0]!, "poison")
+      const dead = yield* Effect.promise(() => raw.xRange(k.partition(0).deadLetter, "-", "+"))
+      assert.deepStrictEqual(
+        dead?.map((d) => [d.message.id, d.message.reason]),
+        [[claimed[0]!.id, "poison"]]
+      )
+      assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 1 })
+    }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "deployments whose STREAM_KEYs overlapped in the old layout (a, a:received) share no key, in either order",
+    () =>
+      Effect.gen(function* () {
+        for (const [first, second] of [
+          ["a", "a:received"],
+          ["a:received", "a"]
+        ] as const) {
+          const base = freshKey()
+          const one = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey: `${base}:${first}` })
+          yield* one.log.append([event(1)])
+          const two = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey: `${base}:${second}` })
+          yield* two.log.append([event(2), event(3)])
+          yield* one.log.append([event(4)])
+          assert.deepStrictEqual(yield* one.log.stats, { received: 2, lag: 2, pending: 0, deadLettered: 0 })
+          assert.deepStrictEqual(yield* two.log.stats, { received: 2, lag: 2, pending: 0, deadLettered: 0 })
+          const ids = (log: EventLog.EventLog["Service"]) =>
+            log
+              .read("c1", short)
+              .pipe(Effect.map((got) => got.map((e) => (e._tag === "Event" ? e.event.event_id : e.reason))))
+          assert.deepStrictEqual(yield* ids(one.log), ["e1", "e4"])
+          assert.deepStrictEqual(yield* ids(two.log), ["e2", "e3"])
+        }
+      }).pipe(Effect.scoped)
+  )
+
+  it.live("refuses to start beside a stream of the old key layout, naming STREAM_KEY and what to do", () =>
+    Effect.gen(function* () {
+      const raw = yield* Effect.acquireRelease(
+        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
+        (c) => Effect.sync(() => c.destroy())
+      )
+      // An old deployment: its stream at STREAM_KEY itself, its counter at STREAM_KEY:received.
+      const streamKey = freshKey()
+      yield* Effect.promise(() => raw.xAdd(streamKey, "*", RedisEntry.encode(event(1))))
+      yield* Effect.promise(() => raw.set(`${streamKey}:received`, "1"))
+      const error = yield* Effect.flip(RedisEventLog.makeScoped({ url: keys.url, streamKey }))
+      assert.strictEqual(error.operation, "start")
+      assert.isFalse(error.retryable)
+      assert.include(error.message, `STREAM_KEY ${JSON.stringify(streamKey)}`)
+      assert.include(error.message, "Drain that deployment with the previous version and delete its keys")
+      assert.include(error.message, `${streamKey}:received`)
+      assert.include(error.message, "or choose another STREAM_KEY")
+      // Nothing was created beside it.
+      assert.strictEqual(yield* Effect.promise(() => raw.exists(StreamKeys.make(streamKey).partition(0).stream)), 0)
+      // Only a stream counts: the old counter at a:received is no stream, so STREAM_KEY a:received starts.
+      const neighbour = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey: `${streamKey}:received` })
+      yield* neighbour.log.append([event(2)])
+      assert.strictEqual((yield* neighbour.log.stats).received, 1)
+      // Once the old keys are deleted, the key is usable.
+      yield* Effect.promise(() => raw.del([streamKey, `${streamKey}:received`]))
+      const fresh = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey })
+      assert.deepStrictEqual(yield* fresh.log.stats, { received: 0, lag: 0, pending: 0, deadLettered: 0 })
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("layerConfig reads REDIS_URL and STREAM_KEY; a bad STREAM_KEY fails with the StreamKeys message", () =>
+    Effect.gen(function* () {
+      const streamKey = freshKey()
+      const withEnv = (env: Record<string, string>) => ConfigProvider.layer(ConfigProvider.fromUnknown(env))
+      const got = yield* Effect.gen(function* () {
+        const log = yield* EventLog.EventLog
+        yield* log.append([event(1)])
+        return yield* log.read("c1", short)
+      }).pipe(
+        Effect.provide(
+          RedisEventLog.layerConfig().pipe(Layer.provide(withEnv({ REDIS_URL: keys.url, STREAM_KEY: streamKey })))
+        )
+      )
+      assert.deepStrictEqual(
+        got.map((e) => e.stream),
+        [StreamKeys.make(streamKey).partition(0).stream]
+      )
+      const error = yield* Effect.flip(
+        Effect.void.pipe(
+          Effect.provide(
+            RedisEventLog.layerConfig().pipe(Layer.provide(withEnv({ REDIS_URL: keys.url, STREAM_KEY: "{x}" })))
+          )
+        )
+      )
+      assert.strictEqual(error._tag, "ConfigError")
+      assert.include(String(error), StreamKeys.validate("{x}")!)
+    }).pipe(Effect.scoped)
   )
 })

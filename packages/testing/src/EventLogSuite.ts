@@ -86,9 +86,9 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
         const log = yield* EventLog
         yield* log.append(events(3))
         const got = yield* log.read("c1", short)
-        yield* log.ack([got[0]!.id, got[1]!.id])
+        yield* log.ack([got[0]!, got[1]!])
         assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 1, deadLettered: 0 })
-        yield* log.ack([got[0]!.id])
+        yield* log.ack([got[0]!])
         yield* log.ack([])
         assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 1, deadLettered: 0 })
         // acked entries are never handed out again, even to reclaim with no idle threshold
@@ -119,7 +119,7 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
         assert.deepStrictEqual(eventsOf(second), events(2))
         // still pending (now for c2): the count does not change by a claim
         assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 3, deadLettered: 0 })
-        yield* log.ack(second.map((e) => e.id))
+        yield* log.ack(second)
         const third = yield* reclaimEventually("c3", Duration.millis(50))
         assert.deepStrictEqual(
           third.map((e) => [e.id, e.deliveries]),
@@ -130,7 +130,7 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
           fourth.map((e) => [e.id, e.deliveries]),
           [[got[2]!.id, 3]]
         )
-        yield* log.ack([got[2]!.id])
+        yield* log.ack([got[2]!])
         assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 0, deadLettered: 0 })
       })
     )
@@ -149,6 +149,27 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
           [got[1]!.id]
         )
         assert.deepStrictEqual(yield* log.read("c3", short), [])
+      })
+    )
+
+    test(
+      "deliveryFloor: the oldest pending entry, or past the last delivered one",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        assert.deepStrictEqual(yield* log.deliveryFloor, [], "nothing delivered yet")
+        yield* log.append(events(3))
+        const got = yield* log.read("c1", short)
+        const floor = Effect.map(log.deliveryFloor, (floors) => floors.map((f) => [f.stream, f.id]))
+        assert.deepStrictEqual(yield* floor, [[got[0]!.stream, got[0]!.id]])
+        yield* log.ack([got[0]!])
+        assert.deepStrictEqual(yield* floor, [[got[1]!.stream, got[1]!.id]])
+        yield* log.ack([got[1]!, got[2]!])
+        const [[, past]] = (yield* floor) as [[string, string]]
+        assert.isTrue(Log.isBelow(got[2]!.id, past), "every delivered entry is below the floor once acked")
+        yield* log.append(events(1, 4))
+        const [next] = yield* log.read("c1", short)
+        assert.isFalse(Log.isBelow(next!.id, past), "an entry appended later is not below it")
+        yield* log.ack([next!])
       })
     )
 

@@ -8,10 +8,10 @@
  * database) without cleaning up, and tolerates events written by other tests. It does not test adapter-specific
  * failure mapping (connection loss, SQLSTATE classification): that belongs to each adapter's own tests.
  */
-import { EventStore as Store } from "@agg/core"
+import { EventLog, EventStore as Store } from "@agg/core"
 import type { Event, StoredEvent } from "@agg/schema"
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Fiber, type Layer, Schedule } from "effect"
+import { Deferred, Duration, Effect, Fiber, type Layer, Schedule } from "effect"
 
 type Delivery = Store.Delivery
 type Outcome = Store.Outcome
@@ -22,6 +22,14 @@ const suffix = () => Math.random().toString(36).slice(2, 10)
 
 /** A fresh topic name, unique to the calling test. */
 export const freshTopic = (label: string) => `suite.${label}.${suffix()}`
+
+let refSeq = 0
+/**
+ * A broker entry no earlier run can have committed: a fresh stream name and a Redis-style `<ms>-<seq>` id (or the
+ * given one, to put two entries with the same raw id on different streams).
+ * @category testing
+ */
+export const freshRef = (id = `${Date.now()}-${refSeq++}`): EventLog.EntryRef => ({ stream: `suite.${suffix()}`, id })
 
 /** A valid event (timestamp already normalized, as the schema would). */
 export const makeEvent = (topic: string, eventId: string, payload: Record<string, unknown> = { n: 1 }): Event => ({
@@ -46,17 +54,12 @@ const readAllOfTopic = (topic: string) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const out: Array<StoredEvent> = []
-    let after: number | null = 0
-    while (after !== null) {
-      const page: { events: ReadonlyArray<StoredEvent>; nextAfter: number | null } = yield* store.read({
-        topic,
-        after,
-        limit: 3
-      })
+    for (let after = 0; ; ) {
+      const page: Store.Page = yield* store.read({ topic, after, limit: 3 })
       out.push(...page.events)
+      if (page.events.length < 3) return out
       after = page.nextAfter
     }
-    return out
   })
 
 const rowKey = (e: StoredEvent) => `${e.topic}\u0000${e.event_id}\u0000${e.offset}`
@@ -70,26 +73,21 @@ const rowKey = (e: StoredEvent) => `${e.topic}\u0000${e.event_id}\u0000${e.offse
  */
 export const allTopicsReader = (limit: number) => {
   let after = 0
-  let returned: Array<string> = [] // rows already returned after `after` (by a page that was not full)
   const poll = Effect.gen(function* () {
     const store = yield* EventStore
     const fresh: Array<StoredEvent> = []
     for (;;) {
       const page: Store.Page = yield* store.read({ after, limit })
-      const keys = page.events.map(rowKey)
-      assert.deepStrictEqual(
-        keys.slice(0, returned.length),
-        returned,
-        `the rows after ${after} changed since the last read: a commit landed below a returned row`
-      )
-      fresh.push(...page.events.slice(returned.length))
-      if (page.nextAfter === null) {
-        returned = keys
-        return fresh
+      let last = after
+      for (const e of page.events) {
+        assert.isDefined(e.position, "an all-topics read gives each event its position")
+        assert.isAbove(e.position!, last, "positions rise strictly, and only past the cursor")
+        last = e.position!
       }
-      assert.isAbove(page.nextAfter, after, "nextAfter moves forward")
+      assert.strictEqual(page.nextAfter, last, "nextAfter is the last position, or the cursor on an empty page")
+      fresh.push(...page.events)
       after = page.nextAfter
-      returned = []
+      if (page.events.length < limit) return fresh
     }
   })
   return { poll }
@@ -192,9 +190,9 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
       Effect.gen(function* () {
         const store = yield* EventStore
         const t = freshTopic("redeliver")
-        const id1 = `d-${suffix()}`
-        const id2 = `d-${suffix()}`
-        const id3 = `d-${suffix()}`
+        const id1 = freshRef()
+        const id2 = freshRef()
+        const id3 = freshRef()
         const first = yield* store.commit([
           { deliveryId: id1, event: makeEvent(t, "a") },
           { deliveryId: id2, event: makeEvent(t, "a") }
@@ -217,7 +215,7 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
       Effect.gen(function* () {
         const store = yield* EventStore
         const t = freshTopic("committed")
-        const [dup, fresh, other, unknown] = [`d-${suffix()}`, `d-${suffix()}`, `d-${suffix()}`, `d-${suffix()}`]
+        const [dup, fresh, other, unknown] = [freshRef(), freshRef(), freshRef(), freshRef()]
         assert.deepStrictEqual([...(yield* store.committed([]))], [])
         assert.deepStrictEqual([...(yield* store.committed([fresh, unknown]))], [], "nothing committed yet")
         yield* store.commit([
@@ -228,12 +226,36 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
         yield* store.commit(direct([makeEvent(t, "b")])) // direct mode records no id
         const before = yield* topicStats(t)
         const answer = yield* store.committed([unknown, dup, fresh, other, fresh])
-        assert.deepStrictEqual([...answer].sort(), [dup, fresh].sort())
+        assert.deepStrictEqual([...answer].sort(), [dup, fresh].map(EventLog.refKey).sort())
         assert.deepStrictEqual(yield* topicStats(t), before, "a lookup counts nothing")
         // A delivery the lookup did not know about still commits as new afterwards.
         const out = yield* store.commit([{ deliveryId: unknown, event: makeEvent(t, "c") }])
         assert.deepStrictEqual(tags(out), ["New"])
-        assert.deepStrictEqual([...(yield* store.committed([unknown]))], [unknown])
+        assert.deepStrictEqual([...(yield* store.committed([unknown]))], [EventLog.refKey(unknown)])
+      })
+    )
+
+    it.effect("forget drops records below the floor (ids as numbers) and older than the margin, nothing else", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("forget")
+        const mine = freshRef()
+        const ref = (id: string) => ({ stream: mine.stream, id })
+        const other = freshRef("5-1")
+        const refs = [ref("5-9"), ref("5-10"), ref("6-0"), other]
+        yield* store.commit(refs.map((r, i) => ({ deliveryId: r, event: makeEvent(t, `e${i}`) })))
+        const remembered = Effect.map(store.committed(refs), (keys) => [...keys].sort())
+        assert.strictEqual(yield* store.forget(ref("7-0"), { olderThan: Duration.hours(1) }), 0, "inside the margin")
+        // As text "5-10" < "5-9"; as numbers only 5-9 is below 5-10.
+        assert.strictEqual(yield* store.forget(ref("5-10"), { olderThan: Duration.zero }), 1)
+        assert.deepStrictEqual(yield* remembered, [ref("5-10"), ref("6-0"), other].map(EventLog.refKey).sort())
+        // A redelivery at or above the floor is still recognised.
+        assert.deepStrictEqual(tags(yield* store.commit([{ deliveryId: ref("5-10"), event: makeEvent(t, "e1") }])), [
+          "Redelivered"
+        ])
+        assert.strictEqual(yield* store.forget(ref("9-0"), { olderThan: Duration.zero }), 2)
+        assert.deepStrictEqual(yield* remembered, [EventLog.refKey(other)], "another stream's records stay")
+        assert.deepStrictEqual(yield* topicStats(t), { topic: t, unique: 4, duplicates: 0, conflicts: 0 })
       })
     )
 
@@ -241,13 +263,29 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
       Effect.gen(function* () {
         const store = yield* EventStore
         const t = freshTopic("samebatch")
-        const id = `d-${suffix()}`
+        const id = freshRef()
         const out = yield* store.commit([
           { deliveryId: id, event: makeEvent(t, "a") },
           { deliveryId: id, event: makeEvent(t, "a") }
         ])
         assert.deepStrictEqual(tags(out), ["New", "Redelivered"])
         assert.deepStrictEqual(yield* topicStats(t), { topic: t, unique: 1, duplicates: 0, conflicts: 0 })
+      })
+    )
+
+    it.effect("entries with the same raw id on different streams are different deliveries", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("streams")
+        const [p0, p1] = [freshRef("1700000000000-0"), freshRef("1700000000000-0")]
+        const first = yield* store.commit([{ deliveryId: p0, event: makeEvent(t, "a") }])
+        const second = yield* store.commit([{ deliveryId: p1, event: makeEvent(t, "b") }])
+        assert.deepStrictEqual([...tags(first), ...tags(second)], ["New", "New"], "the second is not a redelivery")
+        assert.deepStrictEqual(
+          [...(yield* store.committed([p0, p1, { stream: p0.stream, id: "1700000000000-1" }]))].sort(),
+          [p0, p1].map(EventLog.refKey).sort()
+        )
+        assert.deepStrictEqual(yield* topicStats(t), { topic: t, unique: 2, duplicates: 0, conflicts: 0 })
       })
     )
 
@@ -323,7 +361,7 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
           p3.events.map((e) => e.offset),
           [5]
         )
-        assert.strictEqual(p3.nextAfter, null)
+        assert.strictEqual(p3.nextAfter, 5, "a short page still gives the cursor: its last offset")
         const full = yield* store.read({ topic: t, after: 0, limit: 5 })
         assert.strictEqual(full.events.length, 5)
         const e = full.events[2]!
@@ -333,9 +371,16 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
         )
         assert.isFalse(Number.isNaN(Date.parse(e.received_at)), "received_at is a timestamp")
         const beyond = yield* store.read({ topic: t, after: 5, limit: 5 })
-        assert.deepStrictEqual(beyond, { events: [], nextAfter: null })
-        const unknown = yield* store.read({ topic: freshTopic("none"), after: 0, limit: 5 })
-        assert.deepStrictEqual(unknown, { events: [], nextAfter: null })
+        assert.deepStrictEqual(beyond, { events: [], nextAfter: 5 }, "an empty page gives back the cursor")
+        const unknown = yield* store.read({ topic: freshTopic("none"), after: 3, limit: 5 })
+        assert.deepStrictEqual(unknown, { events: [], nextAfter: 3 })
+        yield* store.commit(direct([makeEvent(t, "e6")]))
+        const tail = yield* store.read({ topic: t, after: beyond.nextAfter, limit: 5 })
+        assert.deepStrictEqual(
+          [tail.events.map((e) => e.event_id), tail.nextAfter],
+          [["e6"], 6],
+          "a reader passing nextAfter back tails the topic"
+        )
       })
     )
 
@@ -347,18 +392,16 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
         yield* store.commit(direct([makeEvent(b, "1"), makeEvent(a, "1")]))
         yield* store.commit(direct([makeEvent(a, "2"), makeEvent(a, "1"), makeEvent(b, "2")]))
         const seen: Array<StoredEvent> = []
-        let after: number | null = 0
+        let after = 0
         let pages = 0
-        while (after !== null) {
-          const page: { events: ReadonlyArray<StoredEvent>; nextAfter: number | null } = yield* store.read({
-            after,
-            limit: 4
-          })
+        for (;;) {
+          const page: Store.Page = yield* store.read({ after, limit: 4 })
           assert.isAtMost(page.events.length, 4)
-          if (page.nextAfter !== null) assert.isAbove(page.nextAfter, after, "nextAfter moves forward")
+          assert.isAtLeast(page.nextAfter, after, "nextAfter never moves back")
           seen.push(...page.events)
           after = page.nextAfter
           pages++
+          if (page.events.length < 4) break
         }
         assert.isAtLeast(pages, 2)
         const ours = seen

@@ -8,8 +8,10 @@
  * unreachable, with `CI=true` the check throws (the file fails, naming the service and URL); otherwise
  * `describeWithServices` reports the suite as skipped with that reason. Nothing ever passes silently.
  *
- * Two shapes of the same helpers: plain ones for vitest `beforeAll`/`afterAll` (`useTestDatabase`,
- * `useRedisPrefix`) and Effect layers (`TestDatabase.layer`, `TestRedis.layer`) for `@effect/vitest`'s `layer`.
+ * Three shapes of the same helpers: plain async ones that work outside vitest too (`createTestDatabase`,
+ * `createRedisPrefix`, `withPgClient`, `queryRows`; the benchmarks isolate their runs with them), vitest `beforeAll`/`afterAll`
+ * wrappers (`useTestDatabase`, `useRedisPrefix`) and Effect layers (`TestDatabase.layer`, `TestRedis.layer`) for
+ * `@effect/vitest`'s `layer`.
  *
  * @remarks Does not migrate anything itself: pass `setup` (e.g. the storage migrations) to run on the fresh
  * database. Does not start servers, and never touches databases or keys it did not create.
@@ -107,7 +109,7 @@ const randomSuffix = (): string => randomBytes(6).toString("hex")
 
 /** A database created for one test file. */
 export interface TestDatabaseHandle {
-  /** Database name, `agg_test_<12 hex>`. */
+  /** Database name, `<namePrefix>_<12 hex>` (`agg_test_<12 hex>` by default). */
   readonly name: string
   /** Connection URL of the new database (same server and credentials as the server URL). */
   readonly url: string
@@ -121,6 +123,8 @@ export interface TestDatabaseOptions {
   readonly serverUrl?: string
   /** Run on the new database before it is handed out, e.g. migrations. */
   readonly setup?: (url: string) => Promise<void>
+  /** Start of the name, `[a-z0-9_]+` (e.g. `agg_bench_<run>_<step>`); default `agg_test`. */
+  readonly namePrefix?: string
 }
 
 const withDatabase = (serverUrl: string, name: string): string => {
@@ -129,8 +133,9 @@ const withDatabase = (serverUrl: string, name: string): string => {
   return url.toString()
 }
 
-const admin = async <A>(serverUrl: string, f: (client: pg.Client) => Promise<A>): Promise<A> => {
-  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: PROBE_TIMEOUT_MS })
+/** Run `f` with a short-lived client on `url` (connect timeout 3 s), closed afterwards. */
+export const withPgClient = async <A>(url: string, f: (client: pg.Client) => Promise<A>): Promise<A> => {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS })
   await client.connect()
   try {
     return await f(client)
@@ -139,17 +144,27 @@ const admin = async <A>(serverUrl: string, f: (client: pg.Client) => Promise<A>)
   }
 }
 
-/** Create an isolated database `agg_test_<random>` on the server; run `setup` on it. */
+/** Run one query on a short-lived client (see `withPgClient`) and return its rows. */
+export const queryRows = <R extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: ReadonlyArray<unknown> = []
+): Promise<Array<R>> => withPgClient(url, async (client) => (await client.query<R>(text, [...values])).rows)
+
+/** Create an isolated database `<namePrefix>_<random>` on the server; run `setup` on it. */
 export const createTestDatabase = async (options: TestDatabaseOptions = {}): Promise<TestDatabaseHandle> => {
   const serverUrl = options.serverUrl ?? postgresUrl()
-  const name = `agg_test_${randomSuffix()}`
-  // The name is generated here from [a-z0-9_] only, so quoting it is enough.
-  await admin(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`))
+  const namePrefix = options.namePrefix ?? "agg_test"
+  if (!/^[a-z0-9_]+$/.test(namePrefix))
+    throw new Error(`createTestDatabase: namePrefix must be [a-z0-9_]+: ${namePrefix}`)
+  const name = `${namePrefix}_${randomSuffix()}`
+  // The name is made of [a-z0-9_] only, so quoting it is enough.
+  await withPgClient(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`))
   let dropped = false
   const drop = async (): Promise<void> => {
     if (dropped) return
     dropped = true
-    await admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
+    await withPgClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
   }
   const url = withDatabase(serverUrl, name)
   try {
@@ -199,23 +214,28 @@ export class TestDatabase extends Context.Service<TestDatabase, { readonly name:
 
 /** A key prefix reserved for one test file. */
 export interface RedisPrefixHandle {
-  /** `agg:test:<12 hex>`; use it as the STREAM_KEY or as the start of every key. */
+  /** `<base>:<12 hex>` (`agg:test:<12 hex>` by default); use it as the STREAM_KEY or as the start of every key. */
   readonly prefix: string
   readonly url: string
   /** Delete every key starting with the prefix (SCAN + UNLINK); returns how many were deleted. */
   readonly cleanup: () => Promise<number>
 }
 
-/** Delete every key that starts with `prefix`. */
+/**
+ * Delete every key that starts with `prefix`, and every hash-tagged key whose tag starts with it (`{<prefix>…}…`:
+ * the log's keys when the prefix is used as STREAM_KEY).
+ */
 export const deleteKeysWithPrefix = async (url: string, prefix: string): Promise<number> => {
   const client = createClient({ url, RESP: 2 }).on("error", () => undefined)
   await client.connect()
   try {
     let deleted = 0
     // Glob metacharacters cannot occur in generated prefixes, but escape them anyway for caller-chosen ones.
-    const match = `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`
-    for await (const keys of client.scanIterator({ MATCH: match, COUNT: 500 })) {
-      if (keys.length > 0) deleted += await client.unlink(keys)
+    const escaped = prefix.replace(/[*?[\]\\]/g, "\\$&")
+    for (const match of [`${escaped}*`, `{${escaped}*`]) {
+      for await (const keys of client.scanIterator({ MATCH: match, COUNT: 500 })) {
+        if (keys.length > 0) deleted += await client.unlink(keys)
+      }
     }
     return deleted
   } finally {
@@ -223,9 +243,9 @@ export const deleteKeysWithPrefix = async (url: string, prefix: string): Promise
   }
 }
 
-/** Reserve a fresh prefix `agg:test:<random>` (nothing is created until the test writes). */
-export const createRedisPrefix = (url: string = redisUrl()): RedisPrefixHandle => {
-  const prefix = `agg:test:${randomSuffix()}`
+/** Reserve a fresh prefix `<base>:<random>` (default base `agg:test`); nothing is created until the test writes. */
+export const createRedisPrefix = (url: string = redisUrl(), base = "agg:test"): RedisPrefixHandle => {
+  const prefix = `${base}:${randomSuffix()}`
   return { prefix, url, cleanup: () => deleteKeysWithPrefix(url, prefix) }
 }
 

@@ -1,9 +1,10 @@
 /**
- * SPEC §7 checked statically (there is no Docker engine to run the images): parses docker-compose.yml, every
- * apps/<app>/Dockerfile, .env.example and .dockerignore, and asserts the deployment properties — stores on an internal
- * network with no published port, Redis AOF and noeviction, named volumes, health checks behind every
- * `service_healthy`, the api as the only published port, scalable workers, the publisher behind a profile, no
- * credentials in the compose file, multi-stage non-root images that run the bundle the app's `start` script runs.
+ * SPEC §7 checked statically (there is no Docker engine to run the images): parses docker-compose.yml, the root
+ * Dockerfile once per app (`--build-arg APP=<app>`), .env.example and .dockerignore, and asserts the deployment
+ * properties — stores on an internal network with no published port, Redis AOF and noeviction, named volumes, health
+ * checks behind every `service_healthy`, the api as the only published port, scalable workers, the publisher behind a
+ * profile, no credentials in the compose file, multi-stage non-root images that run the bundle the app's `start`
+ * script runs.
  *
  * Deliberately not here: building or running anything (scripts/docker-rehearsal.sh repeats the image builds without
  * Docker) and full Dockerfile or Compose grammar: the small parser below reads what these files use.
@@ -30,6 +31,7 @@ interface Stage {
   readonly instructions: Array<Instruction>
 }
 interface Dockerfile {
+  /** The ARGs before the first FROM: their defaults, overridden by the build args. */
   readonly globalArgs: ReadonlyMap<string, string>
   readonly stages: ReadonlyArray<Stage>
 }
@@ -51,10 +53,14 @@ const instructions = (text: string): Array<Instruction> => {
   return out
 }
 
-const parseDockerfile = (text: string): Dockerfile => {
+/** `buildArgs` as `docker build --build-arg`: they override the global defaults and are substituted in every stage. */
+const parseDockerfile = (text: string, buildArgs: Readonly<Record<string, string>> = {}): Dockerfile => {
   const globalArgs = new Map<string, string>()
   const stages: Array<Stage> = []
-  for (const instruction of instructions(text)) {
+  const substituted = (args: string) =>
+    args.replace(/\$\{(\w+)\}/g, (whole, arg: string) => (Object.hasOwn(buildArgs, arg) ? buildArgs[arg]! : whole))
+  for (const raw of instructions(text)) {
+    const instruction = { keyword: raw.keyword, args: substituted(raw.args) }
     if (instruction.keyword === "FROM") {
       const [image = "", as, name] = instruction.args.split(/\s+/)
       const resolved = image.replace(/\$\{(\w+)\}/g, (_, arg: string) => globalArgs.get(arg) ?? "")
@@ -62,7 +68,7 @@ const parseDockerfile = (text: string): Dockerfile => {
     } else if (stages.length === 0) {
       if (instruction.keyword === "ARG") {
         const [key = "", value = ""] = instruction.args.split("=", 2)
-        globalArgs.set(key, value)
+        globalArgs.set(key, buildArgs[key] ?? value)
       }
     } else {
       stages.at(-1)!.instructions.push(instruction)
@@ -132,7 +138,11 @@ const workspace = parse(read("pnpm-workspace.yaml")) as { catalog: Record<string
 
 interface Service {
   readonly image?: string
-  readonly build?: { readonly context?: string; readonly dockerfile?: string }
+  readonly build?: {
+    readonly context?: string
+    readonly dockerfile?: string
+    readonly args?: Readonly<Record<string, string>>
+  }
   readonly command?: string | Array<string>
   readonly entrypoint?: string | Array<string>
   readonly environment?: Record<string, string | null> | Array<string>
@@ -177,8 +187,22 @@ const dependsOn = (s: Service): Record<string, string | undefined> => {
 }
 const volumeSourceAndTarget = (volume: string | { source?: string; target?: string }) =>
   typeof volume === "string" ? volume.split(":") : [volume.source ?? "", volume.target ?? ""]
-const dockerfileOf = (app: string) => parseDockerfile(read(`apps/${app}/Dockerfile`))
-const finalStage = (file: Dockerfile) => file.stages.at(-1)!
+const dockerfileOf = (app: string) => parseDockerfile(read("Dockerfile"), { APP: app })
+/**
+ * The image's last stage, with the instructions of the stages it is built FROM (first to last), the base image
+ * that chain starts from and the name of its last named stage.
+ */
+const finalStage = (file: Dockerfile): Stage => {
+  const chain: Array<Stage> = []
+  let stage: Stage | undefined = file.stages.at(-1)!
+  while (stage !== undefined && !chain.includes(stage)) {
+    chain.unshift(stage)
+    const base: string = stage.image
+    stage = file.stages.find((s) => s.name !== undefined && s.name === base)
+  }
+  const name = chain.findLast((s) => s.name !== undefined)?.name
+  return { name, image: chain[0]!.image, instructions: chain.flatMap((s) => s.instructions) }
+}
 
 // ── Dockerfiles ─────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -187,11 +211,12 @@ describe("Dockerfiles", () => {
     expect(apps).toEqual(expect.arrayContaining(["api", "publisher", "worker"]))
   })
 
-  it("every app directory has a Dockerfile", () => {
-    expect(apps.filter((app) => !existsSync(join(root, "apps", app, "Dockerfile")))).toEqual([])
+  it("the Dockerfile has a stage for every app, the one it ends in with APP=<app>", () => {
+    expect(apps.filter((app) => !dockerfileOf(app).stages.some((stage) => stage.name === app))).toEqual([])
+    for (const app of apps) expect(finalStage(dockerfileOf(app)).name).toBe(app)
   })
 
-  describe.each(apps)("apps/%s/Dockerfile", (app) => {
+  describe.each(apps)("the Dockerfile with APP=%s", (app) => {
     const file = dockerfileOf(app)
     const pkg = packageJson(`apps/${app}/package.json`)
     const runtime = finalStage(file)
@@ -290,10 +315,10 @@ describe("docker-compose.yml", () => {
     expect(argv(healthcheck?.test).length).toBeGreaterThan(0)
   })
 
-  it("Redis appends every write to its AOF, fsynced every second, and never evicts", () => {
+  it("Redis appends every write to its AOF, fsynced before it answers, and never evicts", () => {
     const command = argv(service("redis").command).join(" ")
     expect(command).toMatch(/--appendonly yes\b/)
-    expect(command).toMatch(/--appendfsync everysec\b/)
+    expect(command).toMatch(/--appendfsync always\b/)
     expect(command).toMatch(/--maxmemory-policy noeviction\b/)
   })
 
@@ -320,7 +345,8 @@ describe("docker-compose.yml", () => {
       if (s.healthcheck?.disable === true) return false
       if (s.healthcheck?.test !== undefined) return true
       const dockerfile = s.build?.dockerfile
-      return dockerfile !== undefined && all(finalStage(parseDockerfile(read(dockerfile))), "HEALTHCHECK").length > 0
+      if (dockerfile === undefined) return false
+      return all(finalStage(parseDockerfile(read(dockerfile), s.build?.args)), "HEALTHCHECK").length > 0
     }
     for (const [name, s] of Object.entries(compose.services)) {
       for (const [dependency, condition] of Object.entries(dependsOn(s))) {
@@ -330,9 +356,9 @@ describe("docker-compose.yml", () => {
     }
   })
 
-  it("builds every app from the repository root with the app's Dockerfile", () => {
+  it("builds every app from the repository root with the Dockerfile and APP=<app>", () => {
     for (const app of apps) {
-      expect(service(app).build).toEqual({ context: ".", dockerfile: `apps/${app}/Dockerfile` })
+      expect(service(app).build).toEqual({ context: ".", dockerfile: "Dockerfile", args: { APP: app } })
     }
   })
 

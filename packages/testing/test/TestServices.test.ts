@@ -10,6 +10,7 @@ import {
   createTestDatabase,
   describeWithServices,
   postgresUrl,
+  queryRows,
   redisUrl,
   TestDatabase,
   TestRedis
@@ -17,17 +18,8 @@ import {
 
 const [postgres, redis] = await Promise.all([checkPostgres(), checkRedis()])
 
-const query = async <R extends pg.QueryResultRow>(url: string, text: string, values: Array<unknown> = []) => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query<R>(text, values)).rows
-  } finally {
-    await client.end()
-  }
-}
 const databaseExists = async (name: string) =>
-  (await query(postgresUrl(), "select 1 from pg_database where datname = $1", [name])).length === 1
+  (await queryRows(postgresUrl(), "select 1 from pg_database where datname = $1", [name])).length === 1
 
 it("an unreachable PostgreSQL is a skip reason naming service and URL, and an error under CI", async () => {
   const url = "postgres://postgres@127.0.0.1:1/test"
@@ -60,11 +52,11 @@ describeWithServices("PostgreSQL test databases", [postgres], () => {
     assert.notStrictEqual(a.name, b.name)
     await Promise.all(
       [a, b].map((db) =>
-        query(db.url, "create table t (v text); insert into t values ($1)".replace("$1", `'${db.name}'`))
+        queryRows(db.url, "create table t (v text); insert into t values ($1)".replace("$1", `'${db.name}'`))
       )
     )
-    assert.deepStrictEqual(await query(a.url, "select v from t"), [{ v: a.name }])
-    assert.deepStrictEqual(await query(b.url, "select v from t"), [{ v: b.name }])
+    assert.deepStrictEqual(await queryRows(a.url, "select v from t"), [{ v: a.name }])
+    assert.deepStrictEqual(await queryRows(b.url, "select v from t"), [{ v: b.name }])
     // DROP ... WITH (FORCE) even while a connection is open.
     const open = new pg.Client({ connectionString: a.url })
     open.on("error", () => undefined)
@@ -77,9 +69,11 @@ describeWithServices("PostgreSQL test databases", [postgres], () => {
   })
 
   it("runs setup on the new database before handing it out, and drops it when setup fails", async () => {
-    const db = await createTestDatabase({ setup: (url) => query(url, "create table migrated (id int)").then(() => {}) })
+    const db = await createTestDatabase({
+      setup: (url) => queryRows(url, "create table migrated (id int)").then(() => {})
+    })
     try {
-      assert.deepStrictEqual(await query(db.url, "select count(*)::int as n from migrated"), [{ n: 0 }])
+      assert.deepStrictEqual(await queryRows(db.url, "select count(*)::int as n from migrated"), [{ n: 0 }])
     } finally {
       await db.drop()
     }
@@ -128,7 +122,7 @@ describeWithServices("Effect layers", [postgres, redis], () => {
         const db = yield* TestDatabase
         const keys = yield* TestRedis
         assert.match(db.name, /^agg_test_[0-9a-f]{12}$/)
-        const rows = yield* Effect.promise(() => query<{ db: string }>(db.url, "select current_database() as db"))
+        const rows = yield* Effect.promise(() => queryRows<{ db: string }>(db.url, "select current_database() as db"))
         assert.deepStrictEqual(rows, [{ db: db.name }])
         assert.match(keys.prefix, /^agg:test:[0-9a-f]{12}$/)
       })

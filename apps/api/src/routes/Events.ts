@@ -4,7 +4,7 @@
  * each problem. Does not cache or reorder: the store defines the order.
  */
 import { EventStore } from "@agg/core"
-import { parseEventQuery } from "@agg/schema"
+import { type EventsPage, parseEventQuery } from "@agg/schema"
 import { Effect } from "effect"
 import { fromDependency, InvalidQuery } from "../HttpErrors.ts"
 import { json, type Route } from "../Route.ts"
@@ -23,7 +23,7 @@ export const routes: ReadonlyArray<Route<EventStore.EventStore>> = [
         }
         const store = yield* EventStore.EventStore
         const page = yield* store.read(parsed.query).pipe(Effect.mapError(fromDependency))
-        return json(200, { events: page.events, next_after: page.nextAfter })
+        return json(200, { events: page.events, next_after: page.nextAfter } satisfies EventsPage)
       })
   }
 ]

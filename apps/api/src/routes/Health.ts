@@ -5,22 +5,20 @@
  * compose health checks). Does not try to repair anything.
  */
 import { EventLog, EventStore } from "@agg/core"
+import type { HealthBody, HealthCheck } from "@agg/schema"
 import { Effect, Option } from "effect"
 import { json, type Route } from "../Route.ts"
 
 const CHECK_TIMEOUT = "2 seconds"
 
-interface Check {
-  readonly status: "up" | "down"
-  readonly error?: string
-}
-
 // Any failure, defect or timeout is "down"; the reason given is coarse on purpose (no driver messages).
-const check = <E extends { readonly retryable: boolean }>(probe: Effect.Effect<unknown, E>): Effect.Effect<Check> =>
+const check = <E extends { readonly retryable: boolean }>(
+  probe: Effect.Effect<unknown, E>
+): Effect.Effect<HealthCheck> =>
   probe.pipe(
     Effect.timeoutOption(CHECK_TIMEOUT),
     Effect.exit,
-    Effect.map((exit): Check => {
+    Effect.map((exit): HealthCheck => {
       if (exit._tag === "Failure") {
         const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
         return {
@@ -48,7 +46,7 @@ export const routes = (mode: "direct" | "queued"): ReadonlyArray<Route<EventStor
         )
         const checks = logCheck === undefined ? { store: storeCheck } : { store: storeCheck, stream: logCheck }
         const ok = Object.values(checks).every((c) => c.status === "up")
-        return json(ok ? 200 : 503, { status: ok ? "ok" : "unavailable", mode, checks })
+        return json(ok ? 200 : 503, { status: ok ? "ok" : "unavailable", mode, checks } satisfies HealthBody)
       })
   }
 ]

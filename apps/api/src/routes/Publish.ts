@@ -9,7 +9,14 @@
  * the one Effect that calls ingest, with the services resolved once, when the route is built.
  */
 import type { Ingest } from "@agg/core"
-import { type Event, type Limits, makePublishBody, type PublishBodyResult } from "@agg/schema"
+import {
+  type Event,
+  type Limits,
+  makePublishBody,
+  type PublishBodyResult,
+  type PublishCommitted,
+  type PublishQueued
+} from "@agg/schema"
 import { Effect } from "effect"
 import { parseJson, requireJson } from "../Body.ts"
 import {
@@ -50,8 +57,12 @@ export const routes = (
   const answer = (result: Ingest.PublishResult): Reply => {
     metrics.recordAccepted(result.accepted)
     return ingest.mode === "direct"
-      ? json(200, { accepted: result.accepted, unique: result.unique ?? 0, duplicates: result.duplicates ?? 0 })
-      : json(202, { accepted: result.accepted })
+      ? json(200, {
+          accepted: result.accepted,
+          unique: result.unique ?? 0,
+          duplicates: result.duplicates ?? 0
+        } satisfies PublishCommitted)
+      : json(202, { accepted: result.accepted } satisfies PublishQueued)
   }
   const publish = (events: ReadonlyArray<Event>): Effect.Effect<Reply, HttpError> =>
     Effect.matchEffect(ingest.publish(events), {

@@ -5,6 +5,7 @@
  * The arithmetic is core's `Stats`; this module only reads the ports and adds the uptime.
  */
 import { EventLog, EventStore, Stats } from "@agg/core"
+import type { StatsBody } from "@agg/schema"
 import { Clock, Effect, Option } from "effect"
 import { fromDependency, type InternalError, type ServiceUnavailable } from "../HttpErrors.ts"
 import { json, type Route } from "../Route.ts"
@@ -32,7 +33,7 @@ export const routes = (startedAtMs: number): ReadonlyArray<Route<EventStore.Even
     handler: () =>
       Effect.gen(function* () {
         const stats = yield* currentStats
-        return json(200, { ...stats, uptime_seconds: yield* uptimeSeconds(startedAtMs) })
+        return json(200, { ...stats, uptime_seconds: yield* uptimeSeconds(startedAtMs) } satisfies StatsBody)
       })
   }
 ]

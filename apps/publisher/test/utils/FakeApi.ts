@@ -116,9 +116,7 @@ export const startFakeApi = async (options: FakeApiOptions = {}): Promise<FakeAp
       const limit = Number(url.searchParams.get("limit") ?? 100)
       const list = topics.get(url.searchParams.get("topic") ?? "") ?? []
       const page = list.filter((e) => e.offset > after).slice(0, limit)
-      const last = page.at(-1)
-      const more = last !== undefined && last.offset < (list.at(-1)?.offset ?? 0)
-      return json(res, 200, { events: page, next_after: more ? last.offset : null })
+      return json(res, 200, { events: page, next_after: page.at(-1)?.offset ?? after })
     }
     return json(res, 404, { code: "NOT_FOUND" })
   })

@@ -12,7 +12,7 @@ import { waitFor } from "../utils/Http.ts"
 import { getStats, publishAll } from "../utils/Publish.ts"
 import { withServices } from "../utils/Services.ts"
 import { type Stack, startStack } from "../utils/Stack.ts"
-import { pendingByConsumer, verifyStats, verifyStore, waitDrained } from "../utils/Verify.ts"
+import { pendingByConsumer, verifyDrained } from "../utils/Verify.ts"
 
 const services = [await checkPostgres(), await checkRedis()]
 
@@ -49,14 +49,7 @@ describeWithServices("e2e: api restarts", services, () => {
         const published = yield* Fiber.join(publishing)
         assert.strictEqual(published.accepted, workload.events.length)
         assert.isAbove(published.retries, 0, "the publisher had to retry while the api was down")
-        const stats = yield* waitDrained(stack.apiUrl, { minReceived: workload.events.length, context: stack.describe })
-        yield* verifyStats(stats, {
-          unique: workload.unique,
-          topics: workload.expected.keys(),
-          minReceived: workload.events.length,
-          maxReceived: workload.events.length + published.ambiguousEvents
-        })
-        assert.strictEqual(yield* verifyStore(stack.databaseUrl, workload.expected), workload.unique)
+        yield* verifyDrained(stack, workload, published)
         assert.deepStrictEqual([...(yield* pendingByConsumer(stack.redisUrl, stack.streamKey))], [])
       })
     )

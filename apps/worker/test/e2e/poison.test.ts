@@ -35,7 +35,9 @@ describeWithServices("e2e: poison entries", services, () => {
             WORKER_RECLAIM_INTERVAL_MS: "250"
           }
         })
-        const { group } = StreamKeys.make(stack.streamKey)
+        const keys = StreamKeys.make(stack.streamKey)
+        const { group } = keys
+        const stream = keys.partition(0).stream
         const crashLooper = {
           topic: "e-poison",
           event_id: "crash-looper",
@@ -46,11 +48,11 @@ describeWithServices("e2e: poison entries", services, () => {
         // Before any worker runs: write the poison, let a ghost consumer take it all, and use up the deliveries
         // of the valid one (XCLAIM counts a delivery each time).
         const ids = yield* withRedis(stack.redisUrl, async (r) => {
-          const garbage = await r.xAdd(stack.streamKey, "*", { garbage: "not an event" })
-          const brokenJson = await r.xAdd(stack.streamKey, "*", { v: "1", e: "{not json" })
-          const looper = await r.xAdd(stack.streamKey, "*", RedisEntry.encode(crashLooper))
-          await r.xReadGroup(group, "ghost", { key: stack.streamKey, id: ">" }, { COUNT: 10 })
-          for (let d = 1; d < MAX_DELIVERIES; d++) await r.xClaim(stack.streamKey, group, "ghost", 0, looper)
+          const garbage = await r.xAdd(stream, "*", { garbage: "not an event" })
+          const brokenJson = await r.xAdd(stream, "*", { v: "1", e: "{not json" })
+          const looper = await r.xAdd(stream, "*", RedisEntry.encode(crashLooper))
+          await r.xReadGroup(group, "ghost", { key: stream, id: ">" }, { COUNT: 10 })
+          for (let d = 1; d < MAX_DELIVERIES; d++) await r.xClaim(stream, group, "ghost", 0, looper)
           return { garbage, brokenJson, looper }
         })
         const ghost = (yield* pendingByConsumer(stack.redisUrl, stack.streamKey)).get("ghost")
@@ -61,7 +63,7 @@ describeWithServices("e2e: poison entries", services, () => {
         const published = yield* publishAll(stack.apiUrl, workload.events, { batch: 100, concurrency: 4 })
         assert.strictEqual(published.accepted, workload.events.length)
 
-        const dlqKey = StreamKeys.make(stack.streamKey).deadLetter
+        const dlqKey = keys.partition(0).deadLetter
         const dead = yield* waitFor(
           `the three poison entries in ${dlqKey}`,
           withRedis(stack.redisUrl, async (r) => (await r.xRange(dlqKey, "-", "+")) ?? []),

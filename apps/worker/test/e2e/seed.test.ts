@@ -5,6 +5,7 @@
  * workers' own figures (WORKER_METRICS_PORT) agree, and their maintenance trims the acknowledged stream entries.
  */
 
+import { StreamKeys } from "@agg/storage"
 import { checkPostgres, checkRedis, describeWithServices } from "@agg/testing/TestServices"
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -53,7 +54,7 @@ describeWithServices("e2e: api + 3 workers on real PostgreSQL and Redis", servic
         // The workers' maintenance trims what every group acknowledged; the figures stay exact afterwards.
         yield* waitFor(
           "the acknowledged entries to be trimmed from the stream",
-          withRedis(stack.redisUrl, (r) => r.xLen(stack.streamKey)),
+          withRedis(stack.redisUrl, (r) => r.xLen(StreamKeys.make(stack.streamKey).partition(0).stream)),
           (length) => length === 0,
           { timeoutMs: 30_000, intervalMs: 100, context: stack.describe }
         )

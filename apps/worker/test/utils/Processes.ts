@@ -7,7 +7,6 @@
  * Deliberately does not restart anything by itself or interpret output: tests decide what a crash means.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { Deferred, Effect, Option, type Scope } from "effect"
 
@@ -94,16 +93,6 @@ export const spawnNode = (
     }),
     (proc) => proc.kill("SIGKILL").pipe(Effect.andThen(proc.exit), Effect.asVoid)
   )
-
-/** A TCP port that was free a moment ago (the OS picks it; a later bind may still race, rarely). */
-export const freePort: Effect.Effect<number> = Effect.callback<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 /** The tail of a process's output, indented, for an assertion message. */
 export const tail = (proc: Proc, lines = 40): string =>

@@ -5,10 +5,11 @@
  *
  * Deliberately does not publish or verify anything (see Publish.ts and Verify.ts).
  */
+import { freePort } from "@agg/testing/Ports"
 import { TestDatabase, TestRedis } from "@agg/testing/TestServices"
 import { Data, Effect, Exit, Option, type Scope } from "effect"
 import { getText, waitFor, waitHealthy } from "./Http.ts"
-import { entries, freePort, type Proc, spawnNode, tail } from "./Processes.ts"
+import { entries, type Proc, spawnNode, tail } from "./Processes.ts"
 
 /** A process of the stack exited while it was starting. */
 export class ProcessExited extends Data.TaggedError("ProcessExited")<{ readonly message: string }> {}
@@ -73,7 +74,7 @@ export const startStack = (
   Effect.gen(function* () {
     const db = yield* TestDatabase
     const redis = yield* TestRedis
-    const port = yield* freePort
+    const port = yield* Effect.promise(freePort)
     const streamKey = `${redis.prefix}:events`
     const apiUrl = `http://127.0.0.1:${port}`
     const workerDbUrl = new URL(db.url)
@@ -120,7 +121,7 @@ export const startStack = (
 
     const startWorker = Effect.gen(function* () {
       const n = ++started
-      const metricsPort = yield* freePort
+      const metricsPort = yield* Effect.promise(freePort)
       const proc = yield* spawnNode(`worker w${n}`, entries.worker, {
         env: {
           WORKER_METRICS_PORT: String(metricsPort),

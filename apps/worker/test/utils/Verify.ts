@@ -5,12 +5,14 @@
  *
  * Deliberately does not wait: call it at a quiet point (see `waitDrained`).
  */
-import type { Stats } from "@agg/publisher"
+import { StreamKeys } from "@agg/storage"
 import { Data, Effect, type Scope } from "effect"
 import pg from "pg"
 import { createClient } from "redis"
+import type { Workload } from "./Events.ts"
 import { waitFor } from "./Http.ts"
-import { getStats } from "./Publish.ts"
+import { getStats, type PublishSummary, type Stats } from "./Publish.ts"
+import type { Stack } from "./Stack.ts"
 
 /** An invariant that does not hold, with what was found. */
 export class InvariantViolated extends Data.TaggedError("InvariantViolated")<{ readonly message: string }> {}
@@ -128,6 +130,25 @@ export const verifyStats = (
     if (missing.length > 0) return yield* violated(`topics missing from /stats: ${missing.join(", ")}`)
   })
 
+/**
+ * After the whole workload was published: wait for the drain, then check /stats (`verifyStats`: nothing pending,
+ * exactly the workload's unique events and topics, `received` from the events sent up to what ambiguous retries may
+ * have appended) and the store (`verifyStore`: exactly the expected rows). Returns the drained stats.
+ */
+export const verifyDrained = (stack: Stack, workload: Workload, published: PublishSummary) =>
+  Effect.gen(function* () {
+    const stats = yield* waitDrained(stack.apiUrl, { minReceived: workload.events.length, context: stack.describe })
+    yield* verifyStats(stats, {
+      unique: workload.unique,
+      topics: workload.expected.keys(),
+      minReceived: workload.events.length,
+      maxReceived: workload.events.length + published.ambiguousEvents
+    })
+    const stored = yield* verifyStore(stack.databaseUrl, workload.expected)
+    if (stored !== workload.unique) return yield* violated(`${stored} rows stored, ${workload.unique} expected`)
+    return stats
+  })
+
 /** A short-lived Redis connection for one check. */
 export const withRedis = <A>(url: string, f: (client: ReturnType<typeof redisClient>) => Promise<A>) =>
   Effect.tryPromise({
@@ -144,17 +165,29 @@ export const withRedis = <A>(url: string, f: (client: ReturnType<typeof redisCli
 
 const redisClient = (url: string) => createClient({ url, RESP: 2 }).on("error", () => undefined)
 
-/** Entries pending per consumer, over every group of the stream (empty when none are pending). */
+/** Entries pending per consumer, over every group of the log of STREAM_KEY `streamKey` (empty when none are pending). */
 export const pendingByConsumer = (redisUrl: string, streamKey: string) =>
   withRedis(redisUrl, async (client) => {
-    const groups = await client.xInfoGroups(streamKey)
+    const stream = StreamKeys.make(streamKey).partition(0).stream
+    const groups = await client.xInfoGroups(stream)
     const pending = new Map<string, number>()
     for (const group of groups) {
-      const consumers = await client.xInfoConsumers(streamKey, group.name)
+      const consumers = await client.xInfoConsumers(stream, group.name)
       for (const consumer of consumers)
         if (consumer.pending > 0) pending.set(consumer.name, (pending.get(consumer.name) ?? 0) + consumer.pending)
     }
     return pending
+  })
+
+/** Milliseconds since each consumer of the log's groups (STREAM_KEY `streamKey`) last read (XINFO CONSUMERS `idle`). */
+export const consumerIdle = (redisUrl: string, streamKey: string) =>
+  withRedis(redisUrl, async (client) => {
+    const idle = new Map<string, number>()
+    const stream = StreamKeys.make(streamKey).partition(0).stream
+    for (const group of await client.xInfoGroups(stream))
+      for (const consumer of await client.xInfoConsumers(stream, group.name))
+        idle.set(consumer.name, Math.min(idle.get(consumer.name) ?? Number.POSITIVE_INFINITY, consumer.idle))
+    return idle
   })
 
 /**

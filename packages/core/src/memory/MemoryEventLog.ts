@@ -9,10 +9,12 @@
  */
 import type { Event } from "@agg/schema"
 import { Clock, Deferred, Duration, Effect, Layer } from "effect"
-import { EventLog, type EventLogError, type LogEntry } from "../EventLog.ts"
+import { type EntryRef, EventLog, type EventLogError, type LogEntry } from "../EventLog.ts"
 
 /** Options of `make`. @category models */
 export interface Options {
+  /** The stream name its entries carry (`LogEntry.stream`). Default `"memory"`. */
+  readonly stream?: string
   /** Runs before every operation; a failure (or defect) replaces the operation, which then changes nothing. */
   readonly fault?: (
     operation: "append" | "read" | "ack" | "reclaim" | "deadLetter" | "stats"
@@ -60,14 +62,16 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
     const dead: Array<DeadLetter> = []
     let arrived = yield* Deferred.make<void>() // completed (and replaced) on every append
     const fault = options.fault ?? (() => Effect.void)
+    const stream = options.stream ?? "memory"
 
     const toEntry = (id: string, deliveries: number): LogEntry => {
       const body = bodies.get(id)!
       return body._tag === "Event"
-        ? { _tag: "Event", id, deliveries, event: body.event }
-        : { _tag: "Undecodable", id, deliveries, reason: body.reason }
+        ? { _tag: "Event", stream, id, deliveries, event: body.event }
+        : { _tag: "Undecodable", stream, id, deliveries, reason: body.reason }
     }
     const seqOf = (id: string) => Number(id.slice(0, id.indexOf("-")))
+    let lastDelivered = 0 // sequence number of the newest entry ever delivered
 
     const push = (body: Body) => {
       const id = `${++seq}-0` // Redis-style ids, increasing
@@ -98,6 +102,7 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
         head = 0
       }
       for (const id of ids) pending.set(id, { consumer, deliveredAt: now, deliveries: 1 })
+      if (ids.length > 0) lastDelivered = seqOf(ids.at(-1)!)
       return ids.map((id) => toEntry(id, 1))
     }
 
@@ -113,10 +118,10 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
         }
       })
 
-    const ack = (ids: ReadonlyArray<string>) =>
+    const ack = (refs: ReadonlyArray<EntryRef>) =>
       Effect.gen(function* () {
         yield* fault("ack")
-        for (const id of ids) pending.delete(id)
+        for (const ref of refs) if (ref.stream === stream) pending.delete(ref.id)
       })
 
     const reclaim = (consumer: string, opts: { readonly minIdle: Duration.Duration; readonly count: number }) =>
@@ -152,8 +157,16 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
       return { received, lag: undelivered.length - head, pending: pending.size, deadLettered: dead.length }
     })
 
+    const deliveryFloor = Effect.gen(function* () {
+      yield* fault("stats")
+      if (lastDelivered === 0) return []
+      let oldest = lastDelivered + 1
+      for (const id of pending.keys()) oldest = Math.min(oldest, seqOf(id))
+      return [{ stream, id: `${oldest}-0` }]
+    })
+
     return {
-      log: EventLog.of({ append, read, ack, reclaim, deadLetter, stats }),
+      log: EventLog.of({ append, read, ack, reclaim, deadLetter, stats, deliveryFloor }),
       appendUndecodable: (reason) =>
         Effect.gen(function* () {
           const id = push({ _tag: "Undecodable", reason })

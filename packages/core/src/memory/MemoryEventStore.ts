@@ -8,8 +8,9 @@
  */
 
 import type { StoredEvent } from "@agg/schema"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Duration, Effect, Layer } from "effect"
 import { plan } from "../CommitPlan.ts"
+import { type EntryRef, isBelow, refKey } from "../EventLog.ts"
 import type { Delivery } from "../EventStore.ts"
 import { EventStore, EventStoreError, type ReadQuery, type TopicStats } from "../EventStore.ts"
 import { sumTopics } from "../Stats.ts"
@@ -21,7 +22,7 @@ export interface Options {
    * `batch` is the commit's batch, empty for `committed`, `read` and `stats`.
    */
   readonly fault?: (
-    operation: "commit" | "committed" | "read" | "stats",
+    operation: "commit" | "committed" | "read" | "stats" | "forget",
     batch: ReadonlyArray<Delivery>
   ) => Effect.Effect<void, EventStoreError>
 }
@@ -44,7 +45,7 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
     const all: Array<StoredEvent> = [] // storage order: position = index + 1
     const byTopic = new Map<string, Array<StoredEvent>>() // offset = index + 1
     const hashes = new Map<string, string>()
-    const committed = new Set<string>()
+    const committed = new Map<string, { readonly ref: EntryRef; readonly atMillis: number }>()
     const counters = new Map<string, Counters>()
     const fault = options.fault ?? (() => Effect.void)
 
@@ -52,7 +53,8 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
       Effect.gen(function* () {
         yield* fault("commit", batch)
         if (batch.length === 0) return []
-        const receivedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+        const nowMillis = yield* Clock.currentTimeMillis
+        const receivedAt = new Date(nowMillis).toISOString()
         // From here to the end nothing yields: the plan and its application form one atomic step.
         const p = plan(
           batch,
@@ -75,14 +77,14 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
           c.duplicates += change.addDuplicates
           c.conflicts += change.addConflicts
         }
-        for (const id of p.deliveryIds) committed.add(id)
+        for (const ref of p.deliveryIds) committed.set(refKey(ref), { ref, atMillis: nowMillis })
         return p.outcomes
       })
 
-    const isCommitted = (deliveryIds: ReadonlyArray<string>) =>
+    const isCommitted = (deliveryIds: ReadonlyArray<EntryRef>) =>
       Effect.gen(function* () {
         yield* fault("committed", [])
-        return new Set(deliveryIds.filter((id) => committed.has(id))) as ReadonlySet<string>
+        return new Set(deliveryIds.map(refKey).filter((key) => committed.has(key))) as ReadonlySet<string>
       })
 
     const read = (query: ReadQuery) =>
@@ -92,9 +94,25 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
         if (!Number.isSafeInteger(after) || after < 0) return yield* invalidQuery(`after must be an integer >= 0`)
         if (!Number.isSafeInteger(limit) || limit < 1) return yield* invalidQuery(`limit must be an integer >= 1`)
         // Both lists are dense (index = position - 1), so a page is a slice.
-        const source = query.topic === undefined ? all : (byTopic.get(query.topic) ?? [])
-        const events = source.slice(after, after + limit)
-        return { events, nextAfter: events.length === limit ? after + limit : null }
+        const events =
+          query.topic === undefined
+            ? all.slice(after, after + limit).map((e, i) => ({ ...e, position: after + i + 1 }))
+            : (byTopic.get(query.topic) ?? []).slice(after, after + limit)
+        return { events, nextAfter: after + events.length }
+      })
+
+    const forget = (floor: EntryRef, options: { readonly olderThan: Duration.Duration }) =>
+      Effect.gen(function* () {
+        yield* fault("forget", [])
+        const cutoff = (yield* Clock.currentTimeMillis) - Duration.toMillis(options.olderThan)
+        let n = 0
+        for (const [key, { ref, atMillis }] of committed) {
+          if (ref.stream === floor.stream && atMillis <= cutoff && isBelow(ref.id, floor.id)) {
+            committed.delete(key)
+            n++
+          }
+        }
+        return n
       })
 
     const stats = Effect.gen(function* () {
@@ -105,7 +123,7 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
       return sumTopics(topics)
     })
 
-    return EventStore.of({ commit, committed: isCommitted, read, stats })
+    return EventStore.of({ commit, committed: isCommitted, read, stats, forget })
   })
 
 /** A layer with a fresh store. @category layers */

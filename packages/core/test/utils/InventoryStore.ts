@@ -3,19 +3,19 @@
  * levels and applies each "stock" event exactly once. Kept here, type-checked and tested, so the README cannot rot.
  */
 import type { Event } from "@agg/schema"
-import { Effect, Layer } from "effect"
-import { CommitPlan, EventStore, Stats } from "../../src/index.ts"
+import { Clock, Duration, Effect, Layer } from "effect"
+import { CommitPlan, EventLog, EventStore, Stats } from "../../src/index.ts"
 
 export const makeInventoryStore = () => {
   const stock = new Map<string, number>() // the service's own state
   const hashes = new Map<string, string>()
   const counts = new Map<string, number>()
-  const deliveries = new Set<string>()
+  const deliveries = new Map<string, { readonly ref: EventLog.EntryRef; readonly at: number }>()
   const rows: Array<Event & { offset: number; received_at: string }> = []
   const topics = new Map<string, { unique: number; duplicates: number; conflicts: number }>()
 
   const commit = (batch: ReadonlyArray<EventStore.Delivery>) =>
-    Effect.sync(() => {
+    Effect.gen(function* () {
       // In a database this runs in one transaction, after locking the batch's topics in CommitPlan.topicsOf order.
       const plan = CommitPlan.plan(
         batch,
@@ -38,19 +38,33 @@ export const makeInventoryStore = () => {
           conflicts: c.conflicts + t.addConflicts
         })
       }
-      for (const id of plan.deliveryIds) deliveries.add(id)
+      const now = yield* Clock.currentTimeMillis
+      for (const ref of plan.deliveryIds) deliveries.set(EventLog.refKey(ref), { ref, at: now })
       return plan.outcomes
     })
 
   // Which delivery ids were committed: asked by the consumer before it dead-letters an entry.
-  const committed = (ids: ReadonlyArray<string>) =>
-    Effect.sync((): ReadonlySet<string> => new Set(ids.filter((id) => deliveries.has(id))))
+  const committed = (refs: ReadonlyArray<EventLog.EntryRef>) =>
+    Effect.sync((): ReadonlySet<string> => new Set(refs.map(EventLog.refKey).filter((key) => deliveries.has(key))))
 
   const read = (query: EventStore.ReadQuery) =>
     Effect.sync(() => {
-      const source = query.topic === undefined ? rows : rows.filter((r) => r.topic === query.topic)
-      const events = source.slice(query.after, query.after + query.limit)
-      return { events, nextAfter: events.length === query.limit ? query.after + query.limit : null }
+      const events =
+        query.topic === undefined
+          ? rows.slice(query.after, query.after + query.limit).map((e, i) => ({ ...e, position: query.after + i + 1 }))
+          : rows.filter((r) => r.topic === query.topic).slice(query.after, query.after + query.limit)
+      return { events, nextAfter: query.after + events.length }
+    })
+
+  // The log says which entries can no longer come back; their records go after a safety margin.
+  const forget = (floor: EventLog.EntryRef, options: { readonly olderThan: Duration.Duration }) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      let n = 0
+      for (const [key, { ref, at }] of deliveries) {
+        const old = now - at >= Duration.toMillis(options.olderThan)
+        if (ref.stream === floor.stream && old && EventLog.isBelow(ref.id, floor.id) && deliveries.delete(key)) n++
+      }
+      return n
     })
 
   const stats = Effect.sync(() =>
@@ -59,6 +73,6 @@ export const makeInventoryStore = () => {
 
   return {
     stock,
-    layer: Layer.succeed(EventStore.EventStore, EventStore.EventStore.of({ commit, committed, read, stats }))
+    layer: Layer.succeed(EventStore.EventStore, EventStore.EventStore.of({ commit, committed, read, stats, forget }))
   }
 }

@@ -4,7 +4,7 @@
  *
  * @remarks Types only: the DDL lives in the frozen migrations, which do not import this file.
  */
-import type { ColumnType, Insertable, Selectable, Updateable } from "kysely"
+import type { ColumnType, Selectable } from "kysely"
 
 type Int8 = ColumnType<number | string, number | string, number | string>
 
@@ -36,9 +36,14 @@ export interface TopicsTable {
   conflicts: ColumnType<number | string, number | string | undefined, number | string>
 }
 
-/** Broker delivery ids (stream entry ids) of committed batches, to recognise redeliveries. */
+/**
+ * Broker entries (stream and `<ms>-<seq>` id, as numbers) of committed batches, to recognise redeliveries.
+ * Written by `agg_commit`.
+ */
 export interface DeliveriesTable {
-  delivery_id: string
+  stream: string
+  ms: Int8
+  seq: Int8
   committed_at: ColumnType<Date, Date | string | undefined, never>
 }
 
@@ -49,6 +54,3 @@ export interface Database {
 }
 
 export type EventRow = Selectable<EventsTable>
-export type NewEventRow = Insertable<EventsTable>
-export type TopicRow = Selectable<TopicsTable>
-export type TopicUpdate = Updateable<TopicsTable>

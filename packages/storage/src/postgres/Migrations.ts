@@ -8,10 +8,12 @@
 import { type Kysely, sql } from "kysely"
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration"
 import * as M20261121T0500 from "./migrations/20261121T0500_events.ts"
+import * as M20261201T0900 from "./migrations/20261201T0900_commit_function.ts"
 
 /** Every migration by name; names sort in the order they must run. */
 export const migrations: Readonly<Record<string, Migration>> = {
-  "20261121T0500_events": M20261121T0500
+  "20261121T0500_events": M20261121T0500,
+  "20261201T0900_commit_function": M20261201T0900
 }
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...migrations }) }

@@ -1,6 +1,7 @@
 /**
- * `EventStore` on Kysely: one implementation, run on PostgreSQL through node-postgres (`layer`) and on PGlite,
- * in memory or in a data directory (`layerPglite`, the embedded default).
+ * `EventStore` on Kysely: one implementation, run on PostgreSQL through node-postgres (`layer`; the pool lives in
+ * `PgConnection`) and on PGlite, in memory or in a data directory (`layerPglite` of `@agg/storage/pglite`, the
+ * embedded default). This module opens no connection itself: `make` takes an open Kysely instance.
  *
  * A commit is one transaction:
  * 1. create the missing `topics` rows of the batch (sorted) and lock all of them `FOR UPDATE ORDER BY topic`:
@@ -42,32 +43,14 @@
  * running the migrations at start-up.
  */
 
-import { mkdirSync } from "node:fs"
-import { CommitPlan, Dedup, EventStore, Stats } from "@agg/core"
+import { ContentHash, EventLog, EventStore, Stats } from "@agg/core"
 import type { StoredEvent } from "@agg/schema"
-import { PGlite } from "@electric-sql/pglite"
-import { Effect, Layer, Redacted } from "effect"
-import { Kysely, PGliteDialect, PostgresDialect, sql } from "kysely"
-import pg from "pg"
+import { type Config, Duration, Effect, Layer } from "effect"
+import { type Kysely, sql } from "kysely"
 import type { Database, EventRow } from "./Database.ts"
 import { migrateToLatest } from "./Migrations.ts"
+import { makeKysely, type PgConfig, scoped, urlConfig } from "./PgConnection.ts"
 import { toEventStoreError } from "./PgError.ts"
-
-/** Settings of the PostgreSQL store. */
-export interface PgConfig {
-  /** `postgres://…` connection string. */
-  readonly url: string | Redacted.Redacted<string>
-  /** Pool size (default 10). */
-  readonly poolSize?: number
-  /** Time to wait for a pooled connection, in ms (default 10,000); past it a commit fails, retryable. */
-  readonly connectTimeoutMs?: number
-}
-
-/** Settings of the embedded store. */
-export interface PgliteConfig {
-  /** Data directory (created when missing); omitted: in memory, lost with the process. */
-  readonly dataDir?: string
-}
 
 // ----------------------------------------------------------------------------------------------------------------
 // SQL (plain async Kysely functions; the Effect boundary is `make`)
@@ -104,120 +87,136 @@ const toStoredEvent = (row: EventRow): StoredEvent => ({
   received_at: row.received_at.toISOString()
 })
 
-const commitBatch = (db: Kysely<Database>, batch: ReadonlyArray<EventStore.Delivery>) =>
-  db.transaction().execute(async (trx) => {
-    const topics = CommitPlan.topicsOf(batch)
-    await sql`
-      INSERT INTO topics (topic) SELECT t FROM unnest(${topics}::text[]) AS t
-      ON CONFLICT (topic) DO NOTHING`.execute(trx)
-    const locked = await trx
-      .selectFrom("topics")
-      .select(["topic", "unique_count"])
-      .where(sql<boolean>`topic = any(${topics}::text[])`)
-      .orderBy("topic")
-      .forUpdate()
-      .execute()
-    const counts = new Map(locked.map((r) => [r.topic, Number(r.unique_count)]))
+// A broker entry id as the numbers `deliveries` stores, so ids compare numerically (`…-10` after `…-9`).
+const ENTRY_ID = /^(\d{1,19})-(\d{1,19})$/
 
-    const ids = [...new Set(batch.flatMap((d) => (d.deliveryId === undefined ? [] : [d.deliveryId])))].sort()
-    const fresh = new Set<string>()
-    if (ids.length > 0) {
-      const { rows } = await sql<{ delivery_id: string }>`
-        INSERT INTO deliveries (delivery_id) SELECT d FROM unnest(${ids}::text[]) AS d
-        ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id`.execute(trx)
-      for (const r of rows) fresh.add(r.delivery_id)
+const entryIdParts = (ref: EventLog.EntryRef): readonly [string, string] => {
+  const match = ENTRY_ID.exec(ref.id)
+  if (match === null) {
+    throw new RangeError(`delivery ${JSON.stringify(ref.id)} of stream ${ref.stream} is not a <ms>-<seq> entry id`)
+  }
+  return [match[1]!, match[2]!]
+}
+
+/**
+ * The `agg_commit` arguments: one array per field, in batch order. Everything that needs no lock happens here,
+ * before the call: content hashes, payload JSON, entry id parsing.
+ */
+const commitArguments = (batch: ReadonlyArray<EventStore.Delivery>) => {
+  const n = batch.length
+  const topic = new Array<string>(n)
+  const eventId = new Array<string>(n)
+  const ts = new Array<string>(n)
+  const source = new Array<string>(n)
+  const payload = new Array<string>(n)
+  const hash = new Array<string>(n)
+  const stream = new Array<string | null>(n)
+  const ms = new Array<string | null>(n)
+  const seq = new Array<string | null>(n)
+  for (let i = 0; i < n; i++) {
+    const { event, deliveryId } = batch[i]!
+    topic[i] = event.topic
+    eventId[i] = event.event_id
+    ts[i] = event.timestamp
+    source[i] = event.source
+    payload[i] = JSON.stringify(event.payload)
+    hash[i] = ContentHash.contentHash(event)
+    if (deliveryId === undefined) {
+      stream[i] = ms[i] = seq[i] = null
+    } else {
+      ;[ms[i], seq[i]] = entryIdParts(deliveryId)
+      stream[i] = deliveryId.stream
     }
+  }
+  return { topic, eventId, ts, source, payload, hash, stream, ms, seq }
+}
 
-    const keys = new Map(batch.map((d) => [Dedup.keyOf(d.event), d.event]))
-    const { rows: stored } = await sql<{ topic: string; event_id: string; content_hash: string }>`
-      SELECT e.topic, e.event_id, e.content_hash
-      FROM unnest(${[...keys.values()].map((e) => e.topic)}::text[],
-                  ${[...keys.values()].map((e) => e.event_id)}::text[]) AS k(topic, event_id)
-      JOIN events e ON e.topic = k.topic AND e.event_id = k.event_id`.execute(trx)
-    const hashes = new Map(stored.map((r) => [Dedup.keyOf(r), r.content_hash]))
+const toOutcome = (verdict: string, offset: number | string | null | undefined): EventStore.Outcome => {
+  switch (verdict) {
+    case "N":
+      return { _tag: "New", offset: Number(offset) }
+    case "D":
+      return { _tag: "Duplicate" }
+    case "C":
+      return { _tag: "Conflict" }
+    default:
+      return { _tag: "Redelivered" }
+  }
+}
 
-    const result: CommitPlan.CommitPlan = CommitPlan.plan(
-      batch,
-      { hashOf: (key) => hashes.get(key), isCommitted: (id) => !fresh.has(id) },
-      (topic) => counts.get(topic) ?? 0
-    )
+// The whole commit is one call of `agg_commit` (installed by a migration), in its own implicit transaction: one
+// round trip, and the topic locks are held only while the function runs and commits.
+const commitBatch = async (db: Kysely<Database>, batch: ReadonlyArray<EventStore.Delivery>) => {
+  const a = commitArguments(batch)
+  const { rows } = await sql<{ verdicts: string; offsets: ReadonlyArray<number | string | null> }>`
+    SELECT verdicts, offsets FROM agg_commit(
+      ${a.topic}::text[], ${a.eventId}::text[], ${a.ts}::timestamptz[], ${a.source}::text[], ${a.payload}::text[],
+      ${a.hash}::text[], ${a.stream}::text[], ${a.ms}::bigint[], ${a.seq}::bigint[])`.execute(db)
+  const { verdicts, offsets } = rows[0]!
+  return Array.from(verdicts, (verdict, i) => toOutcome(verdict, offsets[i]))
+}
 
-    if (result.inserts.length > 0) {
-      // Input order, so `pos` follows arrival within the commit. No sort is needed against deadlocks: a unique-key
-      // wait needs another writer inserting the same (topic, event_id), and that writer would hold our topic lock.
-      // This is the transaction's only insert into events, so the rank (ordinality - 1) is unique within its xid.
-      const rows = result.inserts
-      if (rows.length > RANK_LIMIT) {
-        throw new Error(`a commit may insert at most ${RANK_LIMIT} new events, this batch has ${rows.length}`)
-      }
-      await sql`
-        INSERT INTO events (pos, topic, event_id, "offset", ts, source, payload, content_hash)
-        SELECT pg_current_xact_id()::text::bigint * ${sql.lit(RANK_LIMIT)} + r.rank - 1,
-               r.topic, r.event_id, r.off, r.ts, r.source, r.payload::jsonb, r.hash
-        FROM unnest(
-          ${rows.map((r) => r.delivery.event.topic)}::text[],
-          ${rows.map((r) => r.delivery.event.event_id)}::text[],
-          ${rows.map((r) => r.offset)}::bigint[],
-          ${rows.map((r) => r.delivery.event.timestamp)}::timestamptz[],
-          ${rows.map((r) => r.delivery.event.source)}::text[],
-          ${rows.map((r) => JSON.stringify(r.delivery.event.payload))}::text[],
-          ${rows.map((r) => r.hash)}::text[]
-        ) WITH ORDINALITY AS r(topic, event_id, off, ts, source, payload, hash, rank)`.execute(trx)
-    }
-    if (result.topics.length > 0) {
-      await sql`
-        UPDATE topics SET
-          unique_count = c.unique_count,
-          duplicates = topics.duplicates + c.add_duplicates,
-          conflicts = topics.conflicts + c.add_conflicts
-        FROM unnest(
-          ${result.topics.map((t) => t.topic)}::text[],
-          ${result.topics.map((t) => t.unique)}::bigint[],
-          ${result.topics.map((t) => t.addDuplicates)}::bigint[],
-          ${result.topics.map((t) => t.addConflicts)}::bigint[]
-        ) AS c(topic, unique_count, add_duplicates, add_conflicts)
-        WHERE topics.topic = c.topic`.execute(trx)
-    }
-    return result.outcomes
-  })
+// One primary-key lookup per entry on `deliveries`; events are not touched.
+const committedIds = async (
+  db: Kysely<Database>,
+  refs: ReadonlyArray<EventLog.EntryRef>
+): Promise<ReadonlySet<string>> => {
+  if (refs.length === 0) return new Set()
+  const parts = refs.map(entryIdParts)
+  const { rows } = await sql<{ stream: string; ms: number | string; seq: number | string }>`
+    SELECT d.stream, d.ms, d.seq FROM deliveries d
+    JOIN unnest(${refs.map((r) => r.stream)}::text[], ${parts.map((p) => p[0])}::bigint[],
+                ${parts.map((p) => p[1])}::bigint[]) AS k(stream, ms, seq)
+      ON d.stream = k.stream AND d.ms = k.ms AND d.seq = k.seq`.execute(db)
+  return new Set(rows.map((r) => EventLog.refKey({ stream: r.stream, id: `${r.ms}-${r.seq}` })))
+}
 
-// One primary-key lookup on `deliveries`; events are not touched.
-const committedIds = async (db: Kysely<Database>, ids: ReadonlyArray<string>): Promise<ReadonlySet<string>> => {
-  if (ids.length === 0) return new Set()
-  const rows = await db
-    .selectFrom("deliveries")
-    .select("delivery_id")
-    .where(sql<boolean>`delivery_id = any(${[...new Set(ids)]}::text[])`)
-    .execute()
-  return new Set(rows.map((r) => r.delivery_id))
+/** Most records one `forget` call removes, so a backlog of them never makes one long statement. */
+const FORGET_LIMIT = 10_000
+
+// The oldest records first, along the primary key: a range scan from the start of the stream's ids.
+const forgetBelow = async (db: Kysely<Database>, floor: EventLog.EntryRef, olderThanMs: number) => {
+  const [ms, seq] = entryIdParts(floor)
+  const result = await sql`
+    DELETE FROM deliveries d USING (
+      SELECT stream, ms, seq FROM deliveries
+      WHERE stream = ${floor.stream} AND (ms, seq) < (${ms}::bigint, ${seq}::bigint)
+        AND committed_at <= now() - ${olderThanMs} * interval '1 millisecond'
+      ORDER BY ms, seq LIMIT ${sql.lit(FORGET_LIMIT)}
+    ) old
+    WHERE d.stream = old.stream AND d.ms = old.ms AND d.seq = old.seq`.execute(db)
+  return Number(result.numAffectedRows ?? 0)
 }
 
 const readPage = async (db: Kysely<Database>, query: { topic?: string; after: number; limit: number }) => {
   const base = db.selectFrom("events").selectAll()
-  const rows =
-    query.topic === undefined
-      ? await base
-          .where("pos", ">", query.after)
-          .where(sql<boolean>`pos < ${VISIBLE_BELOW}`)
-          .orderBy("pos")
-          .limit(query.limit)
-          .execute()
-      : await base
-          .where("topic", "=", query.topic)
-          .where("offset", ">", query.after)
-          .orderBy("offset")
-          .limit(query.limit)
-          .execute()
-  const last = rows.at(-1)
-  const nextAfter =
-    rows.length < query.limit || last === undefined ? null : Number(query.topic === undefined ? last.pos : last.offset)
-  return { events: rows.map(toStoredEvent), nextAfter }
+  if (query.topic === undefined) {
+    const rows = await base
+      .where("pos", ">", query.after)
+      .where(sql<boolean>`pos < ${VISIBLE_BELOW}`)
+      .orderBy("pos")
+      .limit(query.limit)
+      .execute()
+    const events = rows.map((row) => ({ ...toStoredEvent(row), position: Number(row.pos) }))
+    return { events, nextAfter: events.at(-1)?.position ?? query.after }
+  }
+  const rows = await base
+    .where("topic", "=", query.topic)
+    .where("offset", ">", query.after)
+    .orderBy("offset")
+    .limit(query.limit)
+    .execute()
+  const events = rows.map(toStoredEvent)
+  return { events, nextAfter: events.at(-1)?.offset ?? query.after }
 }
 
 const readStats = async (db: Kysely<Database>) => {
   const rows = await db
     .selectFrom("topics")
     .select(["topic", "unique_count", "duplicates", "conflicts"])
+    // A commit creates the rows of all its topics before it knows whether anything will be counted (a batch of
+    // redeliveries counts nothing): such a row is not a topic yet.
+    .where(sql<boolean>`unique_count + duplicates > 0`)
     .orderBy("topic")
     .execute()
   return Stats.sumTopics(
@@ -250,50 +249,10 @@ export const make = (db: Kysely<Database>) =>
           : use("commit", () => commitBatch(db, batch)).pipe(Effect.withSpan("PgEventStore.commit")),
       committed: (ids) => use("committed", () => committedIds(db, ids)),
       read: (query) => use("read", () => readPage(db, query)),
-      stats: use("stats", () => readStats(db))
+      stats: use("stats", () => readStats(db)),
+      forget: (floor, options) => use("forget", () => forgetBelow(db, floor, Duration.toMillis(options.olderThan)))
     })
   })
-
-const scoped = (acquire: () => Kysely<Database>) =>
-  Effect.acquireRelease(Effect.try({ try: acquire, catch: (cause) => toEventStoreError("open", cause) }), (db) =>
-    Effect.promise(() => db.destroy())
-  )
-
-/** Kysely on a node-postgres pool. @category constructors */
-export const makeKysely = (config: PgConfig): Kysely<Database> => {
-  const pool = new pg.Pool({
-    connectionString: Redacted.isRedacted(config.url) ? Redacted.value(config.url) : config.url,
-    max: config.poolSize ?? 10,
-    connectionTimeoutMillis: config.connectTimeoutMs ?? 10_000
-  })
-  // A client whose server connection dies emits 'error' (on the pool when idle, on the client when checked out);
-  // without listeners Node would crash. The failing query rejects on its own (and is classified), the pool drops
-  // the broken client, and the next checkout opens a fresh connection.
-  pool.on("error", () => undefined)
-  pool.on("connect", (client) => client.on("error", () => undefined))
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-}
-
-/** Kysely on PGlite (in memory without `dataDir`; the directory and its parents are created). @category constructors */
-export const makePgliteKysely = (config: PgliteConfig = {}): Kysely<Database> => {
-  // PGlite creates only the last level of its data directory.
-  if (config.dataDir !== undefined) mkdirSync(config.dataDir, { recursive: true })
-  return new Kysely<Database>({ dialect: new PGliteDialect({ pglite: new PGlite(config.dataDir) }) })
-}
-
-/**
- * Migrate a PostgreSQL database to the latest schema and close the connection: for tools and test set-up (e.g.
- * `createTestDatabase({ setup: (url) => PgEventStore.migrate({ url }) })`). The layers migrate by themselves.
- * @category constructors
- */
-export const migrate = async (config: PgConfig): Promise<ReadonlyArray<string>> => {
-  const db = makeKysely({ ...config, poolSize: 1 })
-  try {
-    return await migrateToLatest(db)
-  } finally {
-    await db.destroy()
-  }
-}
 
 /**
  * `EventStore` on PostgreSQL: opens the pool, migrates (under an advisory lock), closes the pool on release.
@@ -309,16 +268,15 @@ export const layer = (config: PgConfig): Layer.Layer<EventStore.EventStore, Even
   )
 
 /**
- * `EventStore` on PGlite: a data directory (the embedded default) or in memory; closed on release.
+ * `layer` with the URL from `DATABASE_URL` (required, kept `Redacted`); pool settings from the caller.
  * @category layers
  */
-export const layerPglite = (
-  config: PgliteConfig = {}
-): Layer.Layer<EventStore.EventStore, EventStore.EventStoreError> =>
-  Layer.effect(
-    EventStore.EventStore,
-    Effect.flatMap(
-      scoped(() => makePgliteKysely(config)),
-      make
-    )
+export const layerConfig = (
+  options: Omit<PgConfig, "url"> = {}
+): Layer.Layer<EventStore.EventStore, EventStore.EventStoreError | Config.ConfigError> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const url = yield* urlConfig
+      return layer({ ...options, url })
+    })
   )

@@ -20,9 +20,14 @@ const EventV1 = makeEvent({ maxPayloadBytes: Number.MAX_SAFE_INTEGER })
 const issuesOf = (issues: ReadonlyArray<v.BaseIssue<unknown>>): string =>
   issues.map((i) => `${v.getDotPath(i) ?? "(event)"}: ${i.message}`).join("; ")
 
-/** Decode an entry's fields into a `LogEntry` with the given delivery count. */
-export const decode = (id: string, fields: Readonly<Record<string, string>>, deliveries: number): EventLog.LogEntry => {
-  const undecodable = (reason: string): EventLog.LogEntry => ({ _tag: "Undecodable", id, deliveries, reason })
+/** Decode the fields of entry `id` of `stream` into a `LogEntry` with the given delivery count. */
+export const decode = (
+  stream: string,
+  id: string,
+  fields: Readonly<Record<string, string>>,
+  deliveries: number
+): EventLog.LogEntry => {
+  const undecodable = (reason: string): EventLog.LogEntry => ({ _tag: "Undecodable", stream, id, deliveries, reason })
   const version = fields.v
   if (version === undefined) return undecodable("entry has no schema version field 'v'")
   if (version !== VERSION) return undecodable(`unknown schema version ${JSON.stringify(version)}`)
@@ -36,6 +41,6 @@ export const decode = (id: string, fields: Readonly<Record<string, string>>, del
   }
   const parsed = v.safeParse(EventV1, json)
   return parsed.success
-    ? { _tag: "Event", id, deliveries, event: parsed.output }
+    ? { _tag: "Event", stream, id, deliveries, event: parsed.output }
     : undecodable(`invalid event: ${issuesOf(parsed.issues)}`)
 }

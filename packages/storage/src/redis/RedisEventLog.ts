@@ -1,40 +1,50 @@
 /**
- * `EventLog` on a Redis Stream read by one consumer group (node-redis 6, RESP2).
+ * `EventLog` on Redis Streams read by one consumer group (node-redis 6, RESP2). Every key comes from
+ * `StreamKeys`; today the log has one partition, 0, whose stream `{S:p0}:stream` is the `stream` of every entry.
  *
- * - append: one MULTI { XADD per event ({v, e}, see `Entry`), INCRBY received }: atomic, one round trip. Appends
- *   started in the same event-loop turn share that MULTI (a "group append", see `make`).
+ * - append: one MULTI { XADD per event ({v, e}, see `Entry`), INCRBY received }: atomic, one round trip. Many
+ *   small appends (the HTTP hot path sends one request's events each) share one MULTI through core's
+ *   `GroupCommit`: while a transaction is in flight the next callers queue up and go together in the next one;
+ *   a caller's events are never split, so each append stays atomic.
  * - read: XREADGROUP COUNT/BLOCK ">" on a dedicated (duplicated) connection, since a blocking read stalls its
  *   connection; reads of one log therefore run one at a time.
- * - ack: XACK. reclaim: XAUTOCLAIM with min-idle (in a script, see below), page after page until enough entries
- *   are claimed or the cursor is back at 0-0, then the delivery counts of the claimed ids from XPENDING. An entry
- *   deleted from the stream while pending (XDEL, or a MAXLEN trim by someone else) is dropped from the pending
- *   list by XAUTOCLAIM; the same script records it in the dead-letter stream and counts it, so it stays counted
+ * - ack: XACK of each entry on its own stream (entries of streams outside this log are ignored).
+ * - reclaim: the `reclaim-3.lua` script (XAUTOCLAIM with min-idle), page after page until enough entries are
+ *   claimed or the cursor is back at 0-0, then the delivery counts of the claimed ids from XPENDING. An entry
+ *   deleted from the stream while pending (XDEL, or a trim by someone else) is dropped from the pending list by
+ *   XAUTOCLAIM; the script records it in the dead-letter stream and counts it, so it stays counted
  *   (`received` = processed + pending + dead-lettered) instead of vanishing.
- * - deadLetter: one Lua script { XACK; only if it was pending: XADD <key>:dlq {id, reason, deliveries, raw
- *   fields}; INCR counter }, so a double dead-letter (two consumers racing) counts once.
+ * - deadLetter: the `deadLetter-3.lua` script { XACK; only if it was pending: XADD dlq {id, reason, deliveries,
+ *   raw fields}; INCR counter }, so a double dead-letter (two consumers racing) counts once.
  * - stats: GET received, XINFO GROUPS (lag, pending), GET dead-letter counter.
+ * - deliveryFloor: the group's oldest pending id (XPENDING), else the id after its last-delivered id.
  * - `trimAcknowledged`: XTRIM MINID to the oldest entry some group still needs. Streams are never capped with
  *   MAXLEN: that would drop entries nobody has acknowledged.
  *
+ * At start the log refuses to run beside a stream in the layout of earlier versions (stream at `STREAM_KEY`
+ * itself): its entries would never be read, and its counters would not add up with the new ones.
+ *
  * Commands have no node-redis per-command timer (it costs ~2.5× on hot paths); each operation has one Effect
- * timeout instead, which fails with a retryable error. While the connection is down node-redis queues commands
- * and reconnects; an operation caught by the loss fails retryable and a later one succeeds.
+ * timeout instead, which fails with a retryable error. While the connection is down node-redis reconnects and
+ * fails every command at once (no offline queue), so an operation caught by the loss fails retryable and a later
+ * one succeeds, and an append the api answered 503 for can never run later, on the reconnect.
  *
  * @remarks Does not retry and does not decide what to dead-letter: that is the consumer's job.
  */
-import { EventLog } from "@agg/core"
+import { EventLog, GroupCommit } from "@agg/core"
 import type { Event } from "@agg/schema"
-import { Context, Duration, Effect, Exit, Layer, Redacted } from "effect"
+import { Config, Context, Duration, Effect, Layer, Redacted, Schema, type Scope } from "effect"
 import { createClient } from "redis"
 import * as Entry from "./Entry.ts"
 import { toEventLogError } from "./RedisError.ts"
+import { scripts } from "./Scripts.ts"
 import * as StreamKeys from "./StreamKeys.ts"
 
 /** Settings of the Redis log. */
 export interface RedisConfig {
   /** `redis://…` URL. */
   readonly url: string | Redacted.Redacted<string>
-  /** `STREAM_KEY`: the stream's key, from which every other key derives (see `StreamKeys`). */
+  /** `STREAM_KEY`: the deployment's name, from which every key derives (see `StreamKeys`). */
   readonly streamKey: string
   /** Consumer group name; default `<streamKey>:workers`. */
   readonly group?: string
@@ -43,12 +53,15 @@ export interface RedisConfig {
 }
 
 /**
- * A node-redis client as this adapter uses it (RESP2, named, no per-command timer), not yet connected.
+ * A node-redis client as this adapter uses it (RESP2, named, no per-command timer, the log's Lua scripts
+ * defined), not yet connected.
  * @category constructors
  */
 export const createLogClient = (url: string, name: string) =>
-  // Named (CLIENT SETNAME) so CLIENT LIST shows whose connection is whose.
-  createClient({ url, name, RESP: 2, commandOptions: { timeout: 0 } })
+  // Named (CLIENT SETNAME) so CLIENT LIST shows whose connection is whose. No offline queue: a command queued
+  // while disconnected would outlive its operation's timeout and run on the reconnect, after its caller was told
+  // it failed (an append answered 503 would still be appended).
+  createClient({ url, name, RESP: 2, commandOptions: { timeout: 0 }, scripts, disableOfflineQueue: true })
     // Errors are reported through the failing commands; the listener only keeps node-redis from throwing.
     .on("error", () => undefined)
 
@@ -61,45 +74,11 @@ interface RawMessage {
 }
 type XReadGroupReply = Array<{ readonly name: string; readonly messages: Array<RawMessage> }> | null
 
-// KEYS: stream, dead-letter stream, dead-letter counter. ARGV: group, id, reason, deliveries.
-const DEAD_LETTER_SCRIPT = `
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-local fields = {'id', ARGV[2], 'reason', ARGV[3], 'deliveries', ARGV[4]}
-local raw = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
-if raw[1] then
-  local f = raw[1][2]
-  for i = 1, #f, 2 do
-    fields[#fields + 1] = 'raw.' .. f[i]
-    fields[#fields + 1] = f[i + 1]
-  end
-end
-redis.call('XADD', KEYS[2], '*', unpack(fields))
-redis.call('INCR', KEYS[3])
-return 1`
+/** Most events of one append transaction (one caller's larger batch still goes alone): Redis runs EXEC as one unit. */
+const MAX_APPEND_EVENTS = 2000
 
-// KEYS: stream, dead-letter stream, dead-letter counter. ARGV: group, consumer, min-idle ms, cursor, count.
-// Returns XAUTOCLAIM's reply: {next cursor, {{id, {field, value, ...}}, ...}, {deleted id, ...}}.
-const RECLAIM_SCRIPT = `
-local reply = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
-local deleted = reply[3]
-if deleted then
-  for _, id in ipairs(deleted) do
-    redis.call('XADD', KEYS[2], '*', 'id', id, 'reason', 'deleted from the stream while pending')
-    redis.call('INCR', KEYS[3])
-  end
-end
-return reply`
-
-/** Most events of one group append's transaction (one caller's batch may exceed it and then goes alone). */
-const MAX_GROUP_EVENTS = 2000
-
-/** A caller of `append` waiting for its group's EXEC. */
-interface AppendWaiter {
-  readonly events: ReadonlyArray<Event>
-  readonly resume: (result: Effect.Effect<void, EventLog.EventLogError>) => void
-}
-
-type ReclaimReply = [string, Array<[string, Array<string>] | null>, Array<string>?]
+/** Append transactions in flight at once. */
+const APPEND_CONCURRENCY = 2
 
 const toRecord = (flat: ReadonlyArray<string>): Record<string, string> => {
   const out: Record<string, string> = {}
@@ -114,9 +93,11 @@ export interface RedisEventLog {
    * Delete the entries every consumer group has acknowledged (older than each group's oldest pending entry and
    * last-delivered id); returns how many were deleted. Safe to run at any time, from any process.
    */
-  readonly trimAcknowledged: Effect.Effect<number, EventLog.EventLogError>
+  readonly trimAcknowledged: Effect.Effect<number, EventLogError>
   readonly keys: StreamKeys.StreamKeys
 }
+
+type EventLogError = EventLog.EventLogError
 
 /** Compare stream ids `ms-seq`. */
 const compareIds = (a: string, b: string): number => {
@@ -125,9 +106,19 @@ const compareIds = (a: string, b: string): number => {
   return am === bm ? (as === bs ? 0 : as < bs ? -1 : 1) : am < bm ? -1 : 1
 }
 
+/** The id right after `id` (entries < it are all delivered when `id` is the last-delivered id). */
+const nextId = (id: string): string => {
+  const [ms = "0", seq = "0"] = id.split("-")
+  return `${ms}-${BigInt(seq) + 1n}`
+}
+
+const refused = (operation: string, message: string) =>
+  new EventLog.EventLogError({ operation, retryable: false, message })
+
 /**
- * The log on open clients: `client` for ordinary commands, `blocking` (a duplicate) for XREADGROUP. Creates the
- * group (and the stream) when missing. The caller owns the clients.
+ * The log on open clients: `client` for ordinary commands, `blocking` (a duplicate) for XREADGROUP, both made by
+ * `createLogClient`. Refuses to start beside a stream of the earlier key layout, creates the group (and the
+ * stream) when missing. The caller owns the clients; appends accepted before the scope closes are sent first.
  * @category constructors
  */
 export const make = (
@@ -135,7 +126,7 @@ export const make = (
   blocking: Client,
   keys: StreamKeys.StreamKeys,
   timeout: Duration.Input = "5 seconds"
-): Effect.Effect<RedisEventLog, EventLog.EventLogError> =>
+): Effect.Effect<RedisEventLog, EventLogError, Scope.Scope> =>
   Effect.gen(function* () {
     const limit = Duration.fromInputUnsafe(timeout)
     const run = <A>(operation: string, f: () => Promise<A>, extra: Duration.Duration = Duration.zero) =>
@@ -153,8 +144,23 @@ export const make = (
         })
       )
 
+    const p0 = keys.partition(0)
+    const partitions = new Map([[p0.stream, p0]])
+
+    const legacy = keys.legacy
+    if ((yield* run("start", () => client.type(legacy.stream))) === "stream") {
+      return yield* refused(
+        "start",
+        `STREAM_KEY ${JSON.stringify(keys.streamKey)}: the Redis key ${JSON.stringify(legacy.stream)} holds a stream ` +
+          `of an earlier version's key layout (this version uses ${p0.stream} and keys beside it), whose entries ` +
+          "would never be read. Drain that deployment with the previous version and delete its keys " +
+          `(${[legacy.stream, legacy.received, legacy.deadLetter, legacy.deadLettered].join(", ")}), ` +
+          "or choose another STREAM_KEY."
+      )
+    }
+
     yield* run("createGroup", () =>
-      client.xGroupCreate(keys.stream, keys.group, "0", { MKSTREAM: true }).then(
+      client.xGroupCreate(p0.stream, keys.group, "0", { MKSTREAM: true }).then(
         () => undefined,
         (cause: unknown) => {
           if (cause instanceof Error && cause.message.startsWith("BUSYGROUP")) return undefined
@@ -163,47 +169,34 @@ export const make = (
       )
     )
 
-    // Group append: the appends started within one event-loop turn (e.g. the single-event requests whose bodies
-    // arrived in the same poll phase) share one MULTI { XADD…, INCRBY total } / EXEC, flushed by `setImmediate`.
-    // A transaction of several callers' events is a superset of each caller's, so each append stays atomic;
-    // every caller is answered only after that EXEC succeeded, and a failure (or the timeout) fails all of them
-    // with the same error. An append interrupted before its group was sent leaves it (nothing of it is written).
-    // Per request this saves three of the four commands and a Promise, a timer and a reply parse of each.
-    const runFork = Effect.runForkWith(yield* Effect.context<never>())
-    let group: Array<AppendWaiter> = []
-    let groupEvents = 0
-    const flush = () => {
-      const waiters = group
-      const count = groupEvents
-      group = []
-      groupEvents = 0
-      if (waiters.length === 0) return
-      const multi = client.multi()
-      for (const waiter of waiters) for (const event of waiter.events) multi.xAdd(keys.stream, "*", Entry.encode(event))
-      multi.incrBy(keys.received, count)
-      runFork(run("append", () => multi.exec())).addObserver((exit) => {
-        const result = Exit.isSuccess(exit) ? Effect.void : Effect.failCause(exit.cause)
-        for (const waiter of waiters) waiter.resume(result)
-      })
-    }
-    const append = (events: ReadonlyArray<Event>): Effect.Effect<void, EventLog.EventLogError> => {
-      if (events.length === 0) return Effect.void
-      return Effect.callback<void, EventLog.EventLogError>((resume) => {
-        // A big group goes now rather than growing one transaction without bound (Redis runs EXEC as one unit).
-        if (groupEvents > 0 && groupEvents + events.length > MAX_GROUP_EVENTS) flush()
-        const waiter: AppendWaiter = { events, resume }
-        if (group.length === 0) setImmediate(flush)
-        group.push(waiter)
-        groupEvents += events.length
-        return Effect.sync(() => {
-          const i = group.indexOf(waiter)
-          if (i >= 0) {
-            group.splice(i, 1)
-            groupEvents -= events.length
-          }
-        })
-      })
-    }
+    // One transaction for the events of all the callers grouped by `GroupCommit`.
+    const appendAll = (events: ReadonlyArray<Event>) =>
+      run("append", () => {
+        const multi = client.multi()
+        for (const event of events) multi.xAdd(p0.stream, "*", Entry.encode(event))
+        multi.incrBy(p0.received, events.length)
+        return multi.exec()
+      }).pipe(Effect.as(events))
+    const appends = yield* GroupCommit.make(appendAll, {
+      maxEvents: MAX_APPEND_EVENTS,
+      concurrency: APPEND_CONCURRENCY,
+      // No capacity of its own, as the callers' request limits and concurrency already bound what waits.
+      capacity: Number.MAX_SAFE_INTEGER
+    }).pipe(Effect.orDie) // constant, valid options
+    const toLogError = (
+      e: EventLogError | GroupCommit.GroupCommitOverloaded | GroupCommit.GroupCommitClosed
+    ): EventLogError =>
+      e._tag === "EventLogError"
+        ? e
+        : new EventLog.EventLogError({
+            operation: "append",
+            retryable: true,
+            message:
+              e._tag === "GroupCommitClosed" ? "append failed: log closed" : `append failed: ${e.waiting} waiting`
+          })
+    // The results (the events themselves) are not needed: the port's append answers void.
+    const append = (events: ReadonlyArray<Event>): Effect.Effect<void, EventLogError> =>
+      Effect.mapError(appends.submit(events), toLogError)
 
     const read = (consumer: string, options: { readonly count: number; readonly block: Duration.Duration }) => {
       const blockMs = Duration.toMillis(options.block)
@@ -213,19 +206,29 @@ export const make = (
           const reply = (await blocking.xReadGroup(
             keys.group,
             consumer,
-            { key: keys.stream, id: ">" },
+            { key: p0.stream, id: ">" },
             blockMs > 0 ? { COUNT: options.count, BLOCK: Math.ceil(blockMs) } : { COUNT: options.count }
           )) as XReadGroupReply
-          return (reply?.[0]?.messages ?? []).map((m) => Entry.decode(m.id, m.message, 1))
+          return (reply?.[0]?.messages ?? []).map((m) => Entry.decode(p0.stream, m.id, m.message, 1))
         },
         options.block
       )
     }
 
-    const ack = (ids: ReadonlyArray<string>) =>
-      ids.length === 0
+    const ack = (refs: ReadonlyArray<EventLog.EntryRef>) => {
+      const byStream = new Map<string, Array<string>>()
+      for (const ref of refs) {
+        if (!partitions.has(ref.stream)) continue
+        const ids = byStream.get(ref.stream)
+        if (ids === undefined) byStream.set(ref.stream, [ref.id])
+        else ids.push(ref.id)
+      }
+      return byStream.size === 0
         ? Effect.void
-        : run("ack", () => client.xAck(keys.stream, keys.group, [...ids])).pipe(Effect.asVoid)
+        : run("ack", () =>
+            Promise.all([...byStream].map(([stream, ids]) => client.xAck(stream, keys.group, ids)))
+          ).pipe(Effect.asVoid)
+    }
 
     const reclaim = (consumer: string, options: { readonly minIdle: Duration.Duration; readonly count: number }) =>
       run("reclaim", async () => {
@@ -236,45 +239,43 @@ export const make = (
         // (entries of live consumers) needs several pages: go on until enough are claimed or the cursor is back
         // at 0-0, so that returning fewer than `count` means "no more idle entries" (the consumer relies on it).
         do {
-          const [next, messages] = (await client.eval(RECLAIM_SCRIPT, {
-            keys: [keys.stream, keys.deadLetter, keys.deadLettered],
-            arguments: [keys.group, consumer, String(minIdle), cursor, String(options.count - claimed.length)]
-          })) as ReclaimReply
-          for (const m of messages) if (m !== null) claimed.push({ id: m[0], message: toRecord(m[1]) })
-          cursor = next
+          const page = await client.reclaim(p0, keys.group, consumer, minIdle, cursor, options.count - claimed.length)
+          for (const m of page.entries) if (m !== null) claimed.push({ id: m[0], message: toRecord(m[1]) })
+          cursor = page.cursor
         } while (cursor !== "0-0" && claimed.length < options.count)
         if (claimed.length === 0) return []
         const multi = client.multi()
-        for (const m of claimed) multi.xPendingRange(keys.stream, keys.group, m.id, m.id, 1)
+        for (const m of claimed) multi.xPendingRange(p0.stream, keys.group, m.id, m.id, 1)
         const counts = (await multi.execAsPipeline()) as unknown as Array<
           Array<{ readonly id: string; readonly deliveriesCounter: number }>
         >
-        return claimed.map((m, i) => Entry.decode(m.id, m.message, counts[i]?.[0]?.deliveriesCounter ?? 1))
+        return claimed.map((m, i) => Entry.decode(p0.stream, m.id, m.message, counts[i]?.[0]?.deliveriesCounter ?? 1))
       })
 
-    const deadLetter = (entry: EventLog.LogEntry, reason: string) =>
-      run("deadLetter", () =>
-        client.eval(DEAD_LETTER_SCRIPT, {
-          keys: [keys.stream, keys.deadLetter, keys.deadLettered],
-          arguments: [keys.group, entry.id, reason, String(entry.deliveries)]
-        })
-      ).pipe(Effect.asVoid)
+    const deadLetter = (entry: EventLog.LogEntry, reason: string) => {
+      const partition = partitions.get(entry.stream)
+      return partition === undefined
+        ? Effect.fail(refused("deadLetter", `entry ${entry.id} is of stream ${entry.stream}, not of this log`))
+        : run("deadLetter", () => client.deadLetter(partition, keys.group, entry.id, reason, entry.deliveries)).pipe(
+            Effect.asVoid
+          )
+    }
 
     const stats = run("stats", async () => {
       const [received, groups, dead] = (await client
         .multi()
-        .get(keys.received)
-        .xInfoGroups(keys.stream)
-        .get(keys.deadLettered)
+        .get(p0.received)
+        .xInfoGroups(p0.stream)
+        .get(p0.deadLettered)
         .execAsPipeline()) as unknown as [
         string | null,
         Array<{ name: string; pending: number; lag: number | null; "last-delivered-id": string }>,
         string | null
       ]
       const group = groups.find((g) => g.name === keys.group)
-      if (group === undefined) throw new Error(`consumer group ${keys.group} does not exist on ${keys.stream}`)
+      if (group === undefined) throw new Error(`consumer group ${keys.group} does not exist on ${p0.stream}`)
       // lag is nil when Redis cannot compute it (entries deleted in the range); count the range instead.
-      const lag = group.lag ?? ((await client.xRange(keys.stream, `(${group["last-delivered-id"]}`, "+")) ?? []).length
+      const lag = group.lag ?? ((await client.xRange(p0.stream, `(${group["last-delivered-id"]}`, "+")) ?? []).length
       return {
         received: Number(received ?? 0),
         lag,
@@ -283,31 +284,47 @@ export const make = (
       }
     })
 
+    // This log's group only: other groups on the stream are other services' business.
+    const deliveryFloor = run("deliveryFloor", async () => {
+      const [groups, pending] = (await client
+        .multi()
+        .xInfoGroups(p0.stream)
+        .xPending(p0.stream, keys.group)
+        .execAsPipeline()) as unknown as [
+        Array<{ name: string; "last-delivered-id": string }>,
+        { readonly firstId: string | null }
+      ]
+      const group = groups.find((g) => g.name === keys.group)
+      if (group === undefined) throw new Error(`consumer group ${keys.group} does not exist on ${p0.stream}`)
+      const last = group["last-delivered-id"]
+      if (pending.firstId === null && last === "0-0") return []
+      return [{ stream: p0.stream, id: pending.firstId ?? nextId(last) }]
+    })
+
     const trimAcknowledged = run("trimAcknowledged", async () => {
-      const groups = await client.xInfoGroups(keys.stream)
+      const groups = await client.xInfoGroups(p0.stream)
       if (groups.length === 0) return 0
       const needed: Array<string> = []
       for (const g of groups) {
         const name = String(g.name)
-        const pending = await client.xPending(keys.stream, name)
+        const pending = await client.xPending(p0.stream, name)
         // Entries up to last-delivered-id were delivered; the oldest still pending is the first one needed.
         needed.push(pending.firstId ?? nextId(String(g["last-delivered-id"])))
       }
       const minId = needed.reduce((a, b) => (compareIds(a, b) <= 0 ? a : b))
-      return client.xTrim(keys.stream, "MINID", minId)
+      return client.xTrim(p0.stream, "MINID", minId)
     })
 
-    return { log: EventLog.EventLog.of({ append, read, ack, reclaim, deadLetter, stats }), trimAcknowledged, keys }
+    return {
+      log: EventLog.EventLog.of({ append, read, ack, reclaim, deadLetter, stats, deliveryFloor }),
+      trimAcknowledged,
+      keys
+    }
   })
 
-/** The id right after `id` (entries < it are all delivered when `id` is the last-delivered id). */
-const nextId = (id: string): string => {
-  const [ms = "0", seq = "0"] = id.split("-")
-  return `${ms}-${BigInt(seq) + 1n}`
-}
-
 /**
- * Connect both clients (closed on release: the blocking one is destroyed first so a pending XREADGROUP breaks).
+ * Connect both clients and open the log on them. On release, appends already accepted are sent, then the
+ * blocking client is destroyed (so a pending XREADGROUP breaks) and the other closed.
  * @category constructors
  */
 export const makeScoped = (config: RedisConfig) =>
@@ -316,7 +333,7 @@ export const makeScoped = (config: RedisConfig) =>
     const url = Redacted.isRedacted(config.url) ? Redacted.value(config.url) : config.url
     const client = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => createLogClient(url, `${keys.stream}:log`).connect(),
+        try: () => createLogClient(url, `${keys.streamKey}:log`).connect(),
         catch: (c) => toEventLogError("connect", c)
       }),
       (c) => Effect.promise(() => c.close().catch(() => c.destroy()))
@@ -325,7 +342,7 @@ export const makeScoped = (config: RedisConfig) =>
       Effect.tryPromise({
         try: () =>
           client
-            .duplicate({ name: `${keys.stream}:log:blocking` })
+            .duplicate({ name: `${keys.streamKey}:log:blocking` })
             .on("error", () => undefined)
             .connect(),
         catch: (c) => toEventLogError("connect", c)
@@ -338,20 +355,43 @@ export const makeScoped = (config: RedisConfig) =>
 /** Maintenance of the stream, alongside the `EventLog` of the same layer. @category services */
 export class RedisStreamMaintenance extends Context.Service<
   RedisStreamMaintenance,
-  { readonly trimAcknowledged: Effect.Effect<number, EventLog.EventLogError> }
+  { readonly trimAcknowledged: Effect.Effect<number, EventLogError> }
 >()("@agg/storage/RedisStreamMaintenance") {}
 
 /**
  * `EventLog` and `RedisStreamMaintenance` on Redis: connects, creates the group, closes on release.
  * @category layers
  */
-export const layer = (
-  config: RedisConfig
-): Layer.Layer<EventLog.EventLog | RedisStreamMaintenance, EventLog.EventLogError> =>
+export const layer = (config: RedisConfig): Layer.Layer<EventLog.EventLog | RedisStreamMaintenance, EventLogError> =>
   Layer.effectContext(
     Effect.map(makeScoped(config), (r) =>
       Context.make(EventLog.EventLog, r.log).pipe(
         Context.add(RedisStreamMaintenance, { trimAcknowledged: r.trimAcknowledged })
       )
     )
+  )
+
+/**
+ * `STREAM_KEY` from the environment (default `agg:events`), checked by `StreamKeys.validate`.
+ * @category models
+ */
+export const streamKeyConfig: Config.Config<string> = Config.schema(
+  Schema.String.check(Schema.makeFilter((value: string) => StreamKeys.validate(value))),
+  "STREAM_KEY"
+).pipe(Config.withDefault("agg:events"))
+
+/**
+ * `layer` configured from the environment: `REDIS_URL` (required, kept `Redacted`) and `STREAM_KEY`
+ * (`streamKeyConfig`); the group and timeout, when given, from the caller.
+ * @category layers
+ */
+export const layerConfig = (
+  options: Omit<RedisConfig, "url" | "streamKey"> = {}
+): Layer.Layer<EventLog.EventLog | RedisStreamMaintenance, EventLogError | Config.ConfigError> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const url = yield* Config.Redacted("REDIS_URL")
+      const streamKey = yield* streamKeyConfig
+      return layer({ ...options, url, streamKey })
+    })
   )

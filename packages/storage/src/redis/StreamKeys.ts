@@ -1,48 +1,111 @@
 /**
- * Every Redis name of one deployment, derived from its `STREAM_KEY`, so two deployments with different keys can
- * share one Redis without touching each other's data.
+ * The one rule for `STREAM_KEY` and the one place that builds Redis key names from it, so two deployments with
+ * different keys can share one Redis (or one Redis Cluster) without ever touching each other's data.
  *
- * @remarks Names only; creates nothing.
+ * Layout. Every key of partition `i` carries the hash tag `{<STREAM_KEY>:p<i>}` followed by `:` and a suffix:
+ * `{S:p0}:stream`, `{S:p0}:received`, `{S:p0}:dlq`, `{S:p0}:dlq:count`. Redis Cluster hashes only the tag, so
+ * all keys of a partition live on one slot and one MULTI or script still touches them atomically. Keys of the
+ * whole deployment (none yet; later the partition count, consumer heartbeats) use the tag `{<STREAM_KEY>}` and
+ * suffixes that are never partition suffixes. A valid `STREAM_KEY` holds no brace, so a key's tag ends at its
+ * first `}` and names exactly one deployment and partition: no two valid keys, or partitions, ever share a key
+ * (the `a` / `a:received` clash of the old layout cannot happen). The consumer group is a plain name (groups
+ * live inside the stream, they are not keys).
+ *
+ * The layout before hash tags (stream = `STREAM_KEY` itself, `S:received`, `S:dlq`, `S:dlq:count`) is kept as
+ * `legacy`, only so that the log can refuse to start beside data it would silently ignore.
+ *
+ * @remarks Names only; creates and reads nothing.
  */
 
-/** The names used by `RedisEventLog`. @category models */
-export interface StreamKeys {
-  /** The stream of events (the `STREAM_KEY` itself). */
+/** Longest `STREAM_KEY`. @category models */
+export const MAX_LENGTH = 200
+
+// No whitespace, no control characters, no braces (they delimit the hash tag).
+const FORBIDDEN = /[\s\p{Cc}{}]/u
+// The consumer group is a name inside the stream, not a key: braces are harmless there.
+const VALID_GROUP = /^[^\s\p{Cc}]{1,255}$/u
+
+/** The keys of one partition of the log. @category models */
+export interface PartitionKeys {
+  /** Partition number, from 0. */
+  readonly index: number
+  /** The stream of events: `{S:p<i>}:stream`. This is `LogEntry.stream` of the entries read from it. */
   readonly stream: string
-  /** The consumer group the workers share. */
-  readonly group: string
-  /** Counter of events ever appended (`received`). */
+  /** Counter of events ever appended to the partition: `{S:p<i>}:received`. */
   readonly received: string
-  /** The dead-letter stream. */
+  /** The dead-letter stream: `{S:p<i>}:dlq`. */
   readonly deadLetter: string
-  /** Counter of dead-lettered entries. */
+  /** Counter of dead-lettered entries: `{S:p<i>}:dlq:count`. */
   readonly deadLettered: string
 }
 
-/** Same rule as topics: 1–255 characters, no whitespace or control characters. */
-const VALID = /^[^\s\p{Cc}]{1,255}$/u
+/** The names of the layout before hash tags, to recognise a deployment made with it. @category models */
+export interface LegacyKeys {
+  /** The old stream: `STREAM_KEY` itself. */
+  readonly stream: string
+  readonly received: string
+  readonly deadLetter: string
+  readonly deadLettered: string
+}
+
+/** Every Redis name of one deployment. @category models */
+export interface StreamKeys {
+  /** The validated `STREAM_KEY`. */
+  readonly streamKey: string
+  /** The consumer group the workers share (default `<STREAM_KEY>:workers`). */
+  readonly group: string
+  /** The keys of partition `index` (today the log has exactly one partition, 0). Throws a RangeError on a bad index. */
+  readonly partition: (index: number) => PartitionKeys
+  /** The old layout's names, for the start-up check only. */
+  readonly legacy: LegacyKeys
+}
 
 /**
- * The names for a `STREAM_KEY` (and optionally an explicit group name). Throws a RangeError naming the bad value
- * when the key is empty, too long or holds whitespace / control characters.
+ * The problem with a `STREAM_KEY` (phrased to follow the variable's name: "must be …"), or `undefined` when it
+ * is valid: 1–200 characters, no whitespace, no control characters, no `{` or `}`. Every configuration that
+ * reads `STREAM_KEY` checks it with this function.
+ * @category constructors
+ */
+export const validate = (streamKey: string): string | undefined => {
+  const length = [...streamKey].length
+  if (length >= 1 && length <= MAX_LENGTH && !FORBIDDEN.test(streamKey)) return undefined
+  return `must be 1–${MAX_LENGTH} characters without whitespace, control characters, "{" or "}", got ${JSON.stringify(streamKey)}`
+}
+
+/**
+ * The names for a `STREAM_KEY` (and optionally an explicit consumer group name). Throws a RangeError with the
+ * message of `validate` for a bad key, or naming the bad group.
  * @category constructors
  */
 export const make = (streamKey: string, group?: string): StreamKeys => {
-  if (!VALID.test(streamKey)) {
-    throw new RangeError(
-      `STREAM_KEY must be 1–255 characters without whitespace or control characters, got ${JSON.stringify(streamKey)}`
-    )
-  }
-  if (group !== undefined && !VALID.test(group)) {
+  const problem = validate(streamKey)
+  if (problem !== undefined) throw new RangeError(`STREAM_KEY ${problem}`)
+  if (group !== undefined && !VALID_GROUP.test(group)) {
     throw new RangeError(
       `consumer group must be 1–255 characters without whitespace or control characters, got ${JSON.stringify(group)}`
     )
   }
+  const partition = (index: number): PartitionKeys => {
+    if (!Number.isSafeInteger(index) || index < 0)
+      throw new RangeError(`a partition is an integer from 0, got ${index}`)
+    const tag = `{${streamKey}:p${index}}`
+    return {
+      index,
+      stream: `${tag}:stream`,
+      received: `${tag}:received`,
+      deadLetter: `${tag}:dlq`,
+      deadLettered: `${tag}:dlq:count`
+    }
+  }
   return {
-    stream: streamKey,
+    streamKey,
     group: group ?? `${streamKey}:workers`,
-    received: `${streamKey}:received`,
-    deadLetter: `${streamKey}:dlq`,
-    deadLettered: `${streamKey}:dlq:count`
+    partition,
+    legacy: {
+      stream: streamKey,
+      received: `${streamKey}:received`,
+      deadLetter: `${streamKey}:dlq`,
+      deadLettered: `${streamKey}:dlq:count`
+    }
   }
 }

@@ -1,12 +1,14 @@
 /**
- * JSON logs on stdout, one object per line (Effect's `formatJson`: message, level, timestamp, annotations such
- * as `request_id`, spans, fiber), written in batches: lines logged within `window` go out in one write, so a
- * line per request costs little at thousands of requests per second. The batch is flushed when the layer
- * closes (shutdown, fatal error). Level from LOG_LEVEL (default Info).
+ * The JSON logger every app process uses: one object per line on stdout (Effect's `formatJson`: message, level,
+ * timestamp, annotations such as `request_id`, spans, fiber), written in batches: lines logged within
+ * `BATCH_WINDOW` go out in one write, so a line per request costs little at thousands of requests per second. The
+ * batch is flushed when the layer closes (shutdown, fatal error). `level` is the one reading of LOG_LEVEL.
  *
- * Does not rotate, ship or sample logs, and drops them (without crashing) when stdout is closed.
+ * Does not rotate, ship or sample logs, and drops them (without crashing) when stdout is closed. Does not apply
+ * the level itself: `Main.runMain` reads it once and sets it for the whole program.
  */
-import { Config, Effect, Layer, Logger, References } from "effect"
+import { Config, Effect, Layer, Logger, type LogLevel, References } from "effect"
+import type { Help } from "./Env.ts"
 
 /** How long lines may wait to be written together. */
 export const BATCH_WINDOW = "20 millis"
@@ -54,9 +56,19 @@ const survivesClosedStdout = Layer.effectDiscard(
   })
 )
 
-/** The logger and the minimum level. @category layers */
-export const layer = Layer.mergeAll(
-  survivesClosedStdout,
-  Logger.layer([batchedJson]),
-  Layer.effect(References.MinimumLogLevel, Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const)))
+/** The batched JSON logger, replacing the default one, and survival of a closed stdout. @category layers */
+export const layer: Layer.Layer<never> = Layer.mergeAll(survivesClosedStdout, Logger.layer([batchedJson]))
+
+const DEFAULT_LEVEL: LogLevel.LogLevel = "Info"
+
+/** The minimum level: LOG_LEVEL, Info when unset. @category constructors */
+export const level: Config.Config<LogLevel.LogLevel> = Config.LogLevel("LOG_LEVEL").pipe(
+  Config.withDefault(DEFAULT_LEVEL)
 )
+
+/** LOG_LEVEL as a `--help` line. @category models */
+export const levelHelp: Help = {
+  name: "LOG_LEVEL",
+  fallback: DEFAULT_LEVEL,
+  meaning: "minimum log level: All, Trace, Debug, Info, Warn, Error, Fatal, None"
+}

@@ -1,0 +1,180 @@
+/**
+ * The bodies the API answers with (SPEC §4), as valibot schemas, each with the type of the same name:
+ * `PublishReply` (`PublishCommitted` 200 / `PublishQueued` 202), `StatsBody`, `EventsPage`, `HealthBody` and
+ * `ErrorBody`. The API types its replies with them, its OpenAPI document takes their JSON Schema (see
+ * `makeJsonSchemas`), and clients check what they receive with `checkResponse`.
+ *
+ * They check the shape (which members, which JSON types, whole non-negative counts), not the rules events are
+ * judged by on the way in: a served event was judged when it was published, under the server's own limits.
+ * Unknown members are dropped from the output. Does not render or send anything.
+ */
+import * as v from "valibot"
+import { StoredEvent } from "./Event.ts"
+import { objectMessage, Problem, toProblems } from "./Issues.ts"
+
+const count = (name: string) =>
+  v.pipe(
+    v.number(`${name} must be a number`),
+    v.safeInteger(`${name} must be an integer`),
+    v.minValue(0, `${name} must be at least 0`)
+  )
+
+// Objects answer "<key> is required" for a missing member, like the event schema.
+const object = <const E extends v.ObjectEntries>(what: string, entries: E) => v.object(entries, objectMessage(what))
+
+const described = <S extends v.GenericSchema>(schema: S, description: string) =>
+  v.pipe(schema, v.metadata({ description }))
+
+/** 200 to POST /publish in direct (embedded) mode: every event committed. @category models */
+export const PublishCommitted = v.pipe(
+  object("publish answer", {
+    accepted: described(count("accepted"), "Events in the request."),
+    unique: described(count("unique"), "Events new to the store."),
+    duplicates: described(count("duplicates"), "Events dropped as duplicates of stored ones.")
+  }),
+  v.metadata({ description: "Direct mode: every event is committed." })
+)
+/** @category models */
+export type PublishCommitted = v.InferOutput<typeof PublishCommitted>
+
+/** 202 to POST /publish in queued (distributed) mode: every event is in the stream. @category models */
+export const PublishQueued = v.pipe(
+  object("publish answer", {
+    accepted: described(count("accepted"), "Events in the request, all appended to the stream.")
+  }),
+  v.metadata({ description: "Queued mode: every event is in the stream; workers commit them later." })
+)
+/** @category models */
+export type PublishQueued = v.InferOutput<typeof PublishQueued>
+
+/** A successful POST /publish answer, in either mode. @category models */
+export const PublishReply = v.union([PublishCommitted, PublishQueued], "publish answer must have a numeric accepted")
+/** @category models */
+export type PublishReply = v.InferOutput<typeof PublishReply>
+
+/** One topic's counters in GET /stats. @category models */
+export const TopicCounts = object("per-topic counters", {
+  unique_processed: count("unique_processed"),
+  duplicate_dropped: count("duplicate_dropped"),
+  conflicts: count("conflicts")
+})
+/** @category models */
+export type TopicCounts = v.InferOutput<typeof TopicCounts>
+
+/**
+ * GET /stats: the seed-compatible counters, plus conflicts, pending, dead-lettered and per-topic counts.
+ * @category models
+ */
+export const StatsBody = object("stats", {
+  received: described(count("received"), "Events accepted."),
+  unique_processed: described(count("unique_processed"), "Events stored, one per (topic, event_id)."),
+  duplicate_dropped: described(count("duplicate_dropped"), "Deliveries dropped as duplicates (conflicts included)."),
+  conflicts: described(count("conflicts"), "Duplicates whose content differed from the stored event."),
+  pending: described(count("pending"), "Accepted, not yet processed (queued mode)."),
+  dead_lettered: v.exactOptional(
+    described(count("dead_lettered"), "Entries moved to the dead-letter store instead of committed.")
+  ),
+  topics: v.pipe(
+    v.array(v.string("topics must hold strings"), "topics must be an array"),
+    v.readonly(),
+    v.metadata({ description: "Topic names, sorted." })
+  ),
+  per_topic: v.exactOptional(
+    v.pipe(
+      v.record(v.string(), TopicCounts, "per_topic must be an object"),
+      v.readonly(),
+      v.metadata({ description: "Counters per topic, keyed by topic name." })
+    )
+  ),
+  uptime_seconds: described(count("uptime_seconds"), "Whole seconds since the API started.")
+})
+/** @category models */
+export type StatsBody = v.InferOutput<typeof StatsBody>
+
+/**
+ * GET /events: one page. `next_after` is the `after` of the next read: the last returned offset (with `topic`)
+ * or position (without), or the given `after` when the page is empty. Events of an all-topics read carry their
+ * `position`.
+ * @category models
+ */
+export const EventsPage = v.pipe(
+  object("events page", {
+    events: v.pipe(v.array(StoredEvent, "events must be an array"), v.readonly()),
+    next_after: described(
+      count("next_after"),
+      "The `after` of the next read: the last returned offset (with `topic`) or position (without), or the " +
+        "given `after` when the page is empty."
+    )
+  }),
+  v.metadata({ description: "One page of GET /events." })
+)
+/** @category models */
+export type EventsPage = v.InferOutput<typeof EventsPage>
+
+/** One dependency's state in GET /health. @category models */
+export const HealthCheck = object("check", {
+  status: v.picklist(["up", "down"], 'status must be "up" or "down"'),
+  error: v.exactOptional(
+    v.pipe(
+      v.string("error must be a string"),
+      v.metadata({ description: 'Why it is down, coarsely: "unreachable", "failing" or "timed out".' })
+    )
+  )
+})
+/** @category models */
+export type HealthCheck = v.InferOutput<typeof HealthCheck>
+
+/** GET /health: 200 with `ok` when every dependency is up, else 503 with `unavailable`. @category models */
+export const HealthBody = object("health", {
+  status: v.picklist(["ok", "unavailable"], 'status must be "ok" or "unavailable"'),
+  mode: v.picklist(["direct", "queued"], 'mode must be "direct" or "queued"'),
+  checks: object("checks", {
+    store: HealthCheck,
+    stream: v.exactOptional(v.pipe(HealthCheck, v.metadata({ description: "Queued mode only: the Redis stream." })))
+  })
+})
+/** @category models */
+export type HealthBody = v.InferOutput<typeof HealthBody>
+
+/**
+ * The error body, `{"error": {"code", "message", "issues"?}}`, with `code` one of `codes` when given (the
+ * OpenAPI document lists the API's codes); any string otherwise, so a client keeps working when codes are added.
+ * @category constructors
+ */
+export const makeErrorBody = (codes?: ReadonlyArray<string>) =>
+  object("error body", {
+    error: object("error", {
+      code:
+        codes === undefined
+          ? v.string("code must be a string")
+          : v.pipe(v.picklist(codes, "code must be a known error code"), v.metadata({ description: "Stable." })),
+      message: v.pipe(v.string("message must be a string"), v.metadata({ description: "For people; may change." })),
+      issues: v.exactOptional(
+        v.pipe(
+          v.array(Problem, "issues must be an array"),
+          v.readonly(),
+          v.metadata({ description: "Every problem found (invalid events, bad query parameters)." })
+        )
+      )
+    })
+  })
+
+/** Any error answer of the API. @category models */
+export const ErrorBody = makeErrorBody()
+/** @category models */
+export type ErrorBody = v.InferOutput<typeof ErrorBody>
+
+/**
+ * Check a received body against one of these schemas (e.g. `checkResponse(StatsBody, JSON.parse(text))`): the
+ * typed value with unknown members dropped, or every problem found, with its path.
+ * @category constructors
+ */
+export const checkResponse = <S extends v.GenericSchema>(
+  schema: S,
+  body: unknown
+):
+  | { readonly ok: true; readonly value: v.InferOutput<S> }
+  | { readonly ok: false; readonly problems: Array<Problem> } => {
+  const result = v.safeParse(schema, body)
+  return result.success ? { ok: true, value: result.output } : { ok: false, problems: toProblems(result.issues) }
+}

@@ -1,0 +1,80 @@
+/**
+ * The Lua scripts of `RedisEventLog`, one file per command in `scripts/` (`<command>-<numKeys>.lua`, KEYS/ARGV
+ * documented in its header), defined once for node-redis: a client created with them in its `scripts` option
+ * sends EVALSHA and, when the server does not know the script yet (NOSCRIPT: first use, a restart, SCRIPT
+ * FLUSH), EVAL with the source, which also caches it.
+ *
+ * The files are read through this package's own export `@agg/storage/redis/scripts/*.lua`, not next to this
+ * module: apps bundle this module's source into their own dist file, where a path relative to the module would
+ * point into the app. The package's files are at the same place in every case: a source run, this package's
+ * dist, an app bundle (resolved from the app's node_modules).
+ *
+ * @remarks Lua only where atomicity across keys needs it; anything else stays in TypeScript.
+ */
+import { readFileSync } from "node:fs"
+import { type CommandParser, defineScript } from "redis"
+import type { PartitionKeys } from "./StreamKeys.ts"
+
+const source = (file: string): string =>
+  readFileSync(new URL(import.meta.resolve(`@agg/storage/redis/scripts/${file}`)), "utf8")
+
+/** One entry of a reclaim page: id and flat field list; null for an entry deleted meanwhile. */
+export type ReclaimedEntry = readonly [id: string, fields: ReadonlyArray<string>] | null
+
+/** A reclaim page: the next cursor and the claimed entries (deleted ones were dead-lettered by the script). */
+export interface ReclaimPage {
+  readonly cursor: string
+  readonly entries: ReadonlyArray<ReclaimedEntry>
+}
+
+/**
+ * XACK and, if the entry was pending, copy it to the dead-letter stream and count it. Replies 1 when it was
+ * dead-lettered, 0 when it was not pending.
+ */
+const deadLetterScript = {
+  SCRIPT: source("deadLetter-3.lua"),
+  NUMBER_OF_KEYS: 3,
+  parseCommand: (
+    parser: CommandParser,
+    keys: PartitionKeys,
+    group: string,
+    id: string,
+    reason: string,
+    deliveries: number
+  ) => {
+    parser.pushKeys([keys.stream, keys.deadLetter, keys.deadLettered])
+    parser.push(group, id, reason, String(deliveries))
+  },
+  transformReply: (reply: unknown): number => Number(reply)
+}
+
+/** One XAUTOCLAIM page; entries deleted while pending are dead-lettered and counted in the same step. */
+const reclaimScript = {
+  SCRIPT: source("reclaim-3.lua"),
+  NUMBER_OF_KEYS: 3,
+  parseCommand: (
+    parser: CommandParser,
+    keys: PartitionKeys,
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    cursor: string,
+    count: number
+  ) => {
+    parser.pushKeys([keys.stream, keys.deadLetter, keys.deadLettered])
+    parser.push(group, consumer, String(minIdleMs), cursor, String(count))
+  },
+  transformReply: (reply: unknown): ReclaimPage => {
+    const [cursor, entries] = reply as [string, Array<ReclaimedEntry>]
+    return { cursor, entries }
+  }
+}
+
+// `defineScript` adds the SHA1 (EVALSHA); the type is spelled out because its own is not exported by node-redis.
+type Defined<S> = S & { readonly SHA1: string }
+
+/** The `scripts` option of the log's clients: `client.deadLetter(...)`, `client.reclaim(...)`. @category constructors */
+export const scripts: {
+  readonly deadLetter: Defined<typeof deadLetterScript>
+  readonly reclaim: Defined<typeof reclaimScript>
+} = { deadLetter: defineScript(deadLetterScript), reclaim: defineScript(reclaimScript) }
