@@ -254,6 +254,38 @@ export const renderMarkdown = (r: BenchResults, targets: ReadonlyArray<Target>):
     ),
     ""
   )
+  const queued = r.drains.filter((d) => d.mode === "queued")
+  if (queued.length > 0) {
+    // The scaling table: each replica count against the raw insert and the single worker of the same run.
+    const one = queued.find((d) => d.workers === 1)
+    const share = (d: DrainResult, key: string) =>
+      d.pg === null ? "–" : `${fixed((d.pg.waits[key] ?? 0) * 100, 0)}%`
+    const lockShare = (d: DrainResult) =>
+      d.pg === null
+        ? "–"
+        : `${fixed(
+            Object.entries(d.pg.waits)
+              .filter(([k]) => k.endsWith("Lock:transactionid"))
+              .reduce((sum, [, v]) => sum + v, 0) * 100,
+            0
+          )}%`
+    out.push("### Scaling: end-to-end drain by worker replicas", "")
+    out.push(
+      table(
+        ["workers", "events/s", "× raw insert", "× 1 worker", "Lock:transactionid", "idle in transaction", "deadlocks"],
+        queued.map((d) => [
+          String(d.workers),
+          `**${int(d.eventsPerSec)}**`,
+          r.rawInsert ? `${fixed(d.eventsPerSec / r.rawInsert.eventsPerSec, 2)}×` : "–",
+          one ? `${fixed(d.eventsPerSec / one.eventsPerSec, 2)}×` : "–",
+          lockShare(d),
+          share(d, "idle in transaction/Client:ClientRead"),
+          d.deadlocks === null ? "–" : String(d.deadlocks)
+        ])
+      ),
+      ""
+    )
+  }
   if (r.drains.length > 0) {
     out.push("### Where the time went during the drains", "")
     out.push(

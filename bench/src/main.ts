@@ -7,7 +7,7 @@
  *                      and the profiles' top self-time functions are added to the report
  *   --events N         events per drain (default 1,000,000; quick 20,000)
  *   --only a,b         run only these scenarios: baselines, drain, embedded, http, http-layer (the api's POST
- *                      /publish on today's server, Fastify and Effect's HttpRouter: src/http/layer.ts)
+ *                      /publish on the api (Fastify) and on Effect's HttpRouter, beside bare node:http: src/http/layer.ts)
  *   --api F --worker F entries to run instead of apps/{api,worker}/dist/main.js (e.g. another checkout's build)
  *   --node-arg X       a Node flag for every api and worker process (repeatable), e.g. --node-arg=--max-semi-space-size=8
  *
@@ -77,7 +77,7 @@ const settings = {
   batchSize: 500,
   seedSample: Math.min(events, quick ? 1_000 : 20_000),
   publishConcurrency: 8,
-  drainWorkers: [1, 2],
+  drainWorkers: quick ? [1, 2] : [1, 2, 4],
   httpWarmupSeconds: quick ? 0.5 : 2,
   httpSeconds: quick ? 2 : 10,
   httpRounds: quick ? 1 : 5,
@@ -281,7 +281,7 @@ if (only.includes("http")) {
 }
 
 if (only.includes("http-layer")) {
-  await attempt("HTTP layer: the api's POST /publish on today's server, Fastify and Effect HttpRouter", async () => {
+  await attempt("HTTP layer: the api's POST /publish on the api (Fastify) and Effect HttpRouter", async () => {
     const rows = await runHttpLayer(
       {
         ...settings.httpLayer,

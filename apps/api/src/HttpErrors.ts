@@ -1,6 +1,6 @@
 /**
  * Every error the API answers with, and the one table mapping its `_tag` to an HTTP status and a stable `code`
- * (listed in the README). Bodies are always `{"error": {"code", "message", "issues"?}}`: the message is written
+ * (listed in the README). Bodies are always `{"error": {"code", "message", "issues"?, "issue_count"?}}`: the message is written
  * for the client and never carries a stack trace, a driver message or other internals.
  *
  * Does not log and does not decide when an error happens; routes raise these, `Server` renders them.
@@ -14,10 +14,11 @@ export class MalformedBody extends Data.TaggedError("MalformedBody")<{
   readonly message: string
   readonly issues?: ReadonlyArray<Problem>
 }> {}
-/** The body is JSON but not a valid publish body; every problem is listed. */
+/** The body is JSON but not a valid publish body; the first problems are listed, `issueCount` counts them all. */
 export class InvalidEvents extends Data.TaggedError("InvalidEvents")<{
   readonly message: string
   readonly issues: ReadonlyArray<Problem>
+  readonly issueCount: number
 }> {}
 /** The batch holds no event. */
 export class EmptyBatch extends Data.TaggedError("EmptyBatch")<{ readonly message: string }> {}
@@ -90,7 +91,12 @@ export interface ErrorReply {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
   readonly body: {
-    readonly error: { readonly code: string; readonly message: string; readonly issues?: ReadonlyArray<Problem> }
+    readonly error: {
+      readonly code: string
+      readonly message: string
+      readonly issues?: ReadonlyArray<Problem>
+      readonly issue_count?: number
+    }
   }
 }
 
@@ -98,6 +104,7 @@ export interface ErrorReply {
 export const toErrorReply = (error: HttpError): ErrorReply => {
   const { status, code } = httpErrors[error._tag]
   const issues = "issues" in error && error.issues !== undefined ? { issues: error.issues } : {}
+  const count = error._tag === "InvalidEvents" ? { issue_count: error.issueCount } : {}
   switch (error._tag) {
     case "ServiceUnavailable":
       return {
@@ -114,7 +121,7 @@ export const toErrorReply = (error: HttpError): ErrorReply => {
         body: { error: { code, message: error.message } }
       }
     default:
-      return { status, headers: {}, body: { error: { code, message: error.message, ...issues } } }
+      return { status, headers: {}, body: { error: { code, message: error.message, ...issues, ...count } } }
   }
 }
 

@@ -17,13 +17,7 @@ import type { AddressInfo } from "node:net"
 import { type EventStore, Ingest } from "@agg/core"
 import type { Limits } from "@agg/schema"
 import { Cause, Clock, Context, Data, Effect, Fiber, Layer, type Redacted, References, type Scope } from "effect"
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type onRequestHookHandler
-} from "fastify"
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify"
 import { makeAuth } from "./Auth.ts"
 import { collectBody } from "./Body.ts"
 import {
@@ -70,6 +64,15 @@ export interface App {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const EMPTY = Buffer.alloc(0)
 const UNAUTHORIZED = "a valid bearer token is required (Authorization: Bearer <key>)"
+
+type Precheck = NonNullable<Route<AppServices>["body"]>["precheck"]
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Whether this route needs the bearer token (keys configured and the route guarded). */
+    readonly keyed?: boolean
+  }
+}
 
 const pathOf = (url: string | undefined): string => {
   if (url === undefined) return "/"
@@ -161,38 +164,26 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
     respond(request, reply, series, performance.now(), Effect.fail(error))
   const authorized = (request: FastifyRequest) => auth.check(request.headers.authorization)
 
-  // Before Fastify looks at the body: auth (when the route is guarded), then the route's precheck.
-  const guard = (
-    needsKey: boolean,
-    precheck: NonNullable<Route<AppServices>["body"]>["precheck"],
-    seriesOf: (method: string) => RouteSeries
-  ): { onRequest?: onRequestHookHandler } => {
-    const keyed = needsKey && auth.enabled
-    if (!keyed && precheck === undefined) return {}
-    return {
-      onRequest: (request, reply, done) => {
-        if (keyed && !authorized(request)) {
-          return refuse(request, reply, seriesOf(request.method), new Unauthorized({ message: UNAUTHORIZED }))
-        }
-        const refused = precheck?.(request.raw)
-        if (refused !== undefined) return refuse(request, reply, seriesOf(request.method), refused)
-        done()
-      }
-    }
-  }
+  // Auth (when the route is guarded), then the route's precheck: the refusal, or undefined. Run by the handler,
+  // before any byte of the body is read (Fastify reads none: see the content-type parser above), so no hook runs.
+  const refusal = (request: FastifyRequest, keyed: boolean, precheck: Precheck | undefined): HttpError | undefined =>
+    keyed && !authorized(request) ? new Unauthorized({ message: UNAUTHORIZED }) : precheck?.(request.raw)
 
   const register = (route: Route<AppServices>) => {
     const series = metrics.series(route.path, route.method)
     const head = metrics.series(route.path, "HEAD")
-    const seriesOf = (method: string) => (method === "HEAD" ? head : series)
+    const keyed = route.auth && auth.enabled
     const body = route.body
     fastify.route({
       method: route.method,
       url: route.path,
-      ...guard(route.auth, body?.precheck, seriesOf),
+      config: { keyed },
       // Not async: the reply is sent from the request's fiber.
       handler: (request, reply) => {
         const started = performance.now()
+        const s = request.method === "HEAD" ? head : series
+        const refused = refusal(request, keyed, body?.precheck)
+        if (refused !== undefined) return respond(request, reply, s, started, Effect.fail(refused))
         const url = request.raw.url ?? "/"
         const q = url.indexOf("?")
         const requestContext = {
@@ -203,7 +194,6 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
           requestId: request.id,
           body: EMPTY
         }
-        const s = seriesOf(request.method)
         if (body === undefined) return respond(request, reply, s, started, route.handler(requestContext))
         collectBody(request.raw, body.maxBytes, (read) =>
           respond(
@@ -224,18 +214,15 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
   for (const [path, routes] of byPath) {
     for (const route of routes) register(route)
     const allow = routes.flatMap((r) => (r.method === "GET" ? ["GET", "HEAD"] : [r.method]))
-    const seriesOf = (method: string) => metrics.series(path, labelOf(method))
+    const keyed = routes.some((r) => r.auth) && auth.enabled
     fastify.route({
       method: fastify.supportedMethods.filter((m) => !allow.includes(m)),
       url: path,
-      ...guard(
-        routes.some((r) => r.auth),
-        undefined,
-        seriesOf
-      ),
+      config: { keyed },
       handler: (request, reply) => {
         const message = `${request.method} is not allowed on ${path.slice(0, 200)} (allowed: ${allow.join(", ")})`
-        refuse(request, reply, seriesOf(request.method), new MethodNotAllowed({ message, allow }))
+        const error = refusal(request, keyed, undefined) ?? new MethodNotAllowed({ message, allow })
+        refuse(request, reply, metrics.series(path, labelOf(request.method)), error)
       }
     })
   }
@@ -250,11 +237,13 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
     refuse(request, reply, series, error)
   }
   fastify.setNotFoundHandler(notFound)
-  // Only Fastify's own refusals reach this (handlers never throw): a Content-Type it cannot parse, a broken body.
+  // Only Fastify's own refusals reach this (handlers never throw): a Content-Type header it cannot parse, which
+  // it checks before the handler runs; auth still comes first.
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     if (request.is404) return notFound(request, reply)
-    const series = metrics.series(request.routeOptions.url ?? "unmatched", labelOf(request.method))
-    refuse(request, reply, series, fromFastify(error))
+    const route = request.routeOptions
+    const series = metrics.series(route.url ?? "unmatched", labelOf(request.method))
+    refuse(request, reply, series, refusal(request, route.config.keyed === true, undefined) ?? fromFastify(error))
   })
 
   yield* Effect.promise(() => fastify.ready())
@@ -290,10 +279,13 @@ const renderFailure = (cause: Cause.Cause<HttpError>): Effect.Effect<Reply> => {
 // Fastify computes Content-Length and, for HEAD, drops the body but keeps the headers.
 const write = (reply: FastifyReply, answer: Reply, requestId: string, closing: boolean) => {
   if (reply.sent || reply.raw.destroyed) return
-  reply.code(answer.status).headers(answer.headers)
-  reply.header("x-request-id", requestId).header("x-content-type-options", "nosniff")
-  if (closing) reply.header("connection", "close")
-  reply.send(answer.body)
+  const headers: Record<string, string> = {
+    ...answer.headers,
+    "x-request-id": requestId,
+    "x-content-type-options": "nosniff"
+  }
+  if (closing) headers["connection"] = "close"
+  reply.code(answer.status).headers(headers).send(answer.body)
 }
 
 /** The port could not be bound. @category errors */
@@ -347,7 +339,7 @@ export interface ServerOptions extends AppOptions, ListenOptions {
 }
 
 /**
- * Build and serve the app for the layer's lifetime, logging where it listens, the mode, the data location and
+ * Build and serve the app for the layer's lifetime, logging where it listens, the mode, the data location, whether auth is on and
  * the docs URL. @category layers
  */
 export const layer = (options: ServerOptions): Layer.Layer<never, ListenError, AppServices> =>
@@ -365,6 +357,7 @@ export const layer = (options: ServerOptions): Layer.Layer<never, ListenError, A
           docs: `${url}/docs`,
           mode,
           data: options.dataLocation,
+          auth: options.apiKeys.length > 0 ? "on" : "off",
           bind: `${address.address}:${address.port}`
         })
       )

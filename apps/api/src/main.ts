@@ -4,8 +4,8 @@
  * variable stops the process at start with a message naming it (exit 1). Logging, exit codes and the fatal line
  * are `@agg/runtime`'s `Main.runMain`.
  */
-import { Main } from "@agg/runtime"
-import { Effect, Layer } from "effect"
+import { Env, Main } from "@agg/runtime"
+import { ConfigProvider, Effect, Layer } from "effect"
 import * as ApiConfig from "./Config.ts"
 import * as Layers from "./Layers.ts"
 import * as Server from "./Server.ts"
@@ -14,7 +14,10 @@ const VERSION = "0.1.0"
 
 const App = Layer.unwrap(
   Effect.gen(function* () {
-    const config = yield* ApiConfig.load
+    // API_KEYS="" is refused like API_KEYS=",", rather than read as unset (which would serve without auth).
+    const config = yield* ApiConfig.load.pipe(
+      Effect.provideService(ConfigProvider.ConfigProvider, Env.provider({ emptyIsValue: ["API_KEYS"] }))
+    )
     return Server.layer({
       limits: config.limits,
       apiKeys: config.apiKeys,

@@ -201,6 +201,26 @@ describe("POST /publish", () => {
   publishContract("queued mode, in memory", () => startApp(memoryQueued(), { limits }), { status: 202, direct: false })
 })
 
+describe("POST /publish, an error body stays small", () => {
+  it("a body of 10,000 invalid events lists the first 100 problems and counts them all", async () => {
+    const app = await startApp(memoryDirect())
+    try {
+      const body = `[${Array.from({ length: 10_000 }, () => "{}").join(",")}]`
+      const one = (await publish(app.url, "[{}]")).json().error
+      const r = await publish(app.url, body)
+      expect(r.status).toBe(400)
+      const { error } = r.json()
+      expect(error.code).toBe("invalid_events")
+      expect(error.issues).toHaveLength(100)
+      expect(error.issue_count).toBe(10_000 * one.issues.length)
+      expect(one.issue_count).toBe(one.issues.length)
+      expect(r.text.length).toBeLessThan(body.length)
+    } finally {
+      await app.close()
+    }
+  })
+})
+
 const services = [await checkPostgres(), await checkRedis()]
 describeWithServices("POST /publish, direct mode on PostgreSQL (DATABASE_URL)", [services[0]!], () => {
   const db = useTestDatabase()

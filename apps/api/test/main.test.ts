@@ -72,6 +72,8 @@ describe("main: configuration errors", () => {
     [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL: must be a URL/],
     [{ MAX_BODY_BYTES: "-5" }, /MAX_BODY_BYTES/],
     [{ API_KEYS: "a,,b" }, /API_KEYS/],
+    // set but empty is refused like "," (not read as "unset", which would serve without auth)
+    [{ API_KEYS: "" }, /API_KEYS: must be a comma-separated list/],
     [{ COMMIT_MAX_EVENTS: "0" }, /COMMIT_MAX_EVENTS/],
     // one commit inserts at most 65,536 events (the store's position encoding)
     [{ COMMIT_MAX_EVENTS: "65537" }, /COMMIT_MAX_EVENTS: .*between 1 and 65536/],
@@ -102,7 +104,8 @@ describe("main: embedded mode", () => {
       mode: "direct",
       url: `http://127.0.0.1:${first.port}`,
       docs: `http://127.0.0.1:${first.port}/docs`,
-      data: `PGlite in ${dataDir}`
+      data: `PGlite in ${dataDir}`,
+      auth: "off"
     })
     const r = await publish(first.url, [event(1), event(2)], { "x-request-id": "req-main-1" })
     expect(r.json()).toEqual({ accepted: 2, unique: 2, duplicates: 0 })

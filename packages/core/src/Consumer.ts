@@ -15,8 +15,17 @@
  * - before dead-lettering an entry, the store is asked whether its delivery was committed (`EventStore.committed`):
  *   if so (every consumer that held it died between commit and ack) it is only acknowledged, so its event is not
  *   counted both as processed and as dead-lettered; while the store cannot answer, it stays pending;
- * - a reclaim pass every `reclaimInterval` takes over entries idle longer than `reclaimIdle` (dead consumers'),
- *   then the optional `maintenance` effect runs (e.g. trimming acknowledged stream entries);
+ * - liveness: the consumer marks itself alive (`EventLog.heartbeat`, ttl `heartbeatTtl`) before it reads and then
+ *   from a fiber of its own, every third of the ttl, so its mark never lapses while it runs, however slow a batch;
+ * - a reclaim pass every `reclaimInterval` takes over the entries of dead consumers (no live mark) idle longer
+ *   than `reclaimIdle`, so a killed consumer's work moves within about `heartbeatTtl + reclaimInterval`. A live
+ *   consumer's entries are never taken, however long they wait: no idle-time fallback, since a consumer that runs
+ *   but never finishes is a bug to see (its pending count), and taking its entries would only add a second,
+ *   equally stuck holder. The pass waits `reclaimGrace` after the log was last unreachable (and at start):
+ *   a Redis that restarted lost or expired every mark at once, and live consumers need that long to beat again;
+ *   the pass also pauses while the store fails, so no outage of either server uses up delivery counts;
+ * - every `maintenanceInterval` (checked after a reclaim pass) the optional `maintenance` effect runs (e.g.
+ *   trimming acknowledged stream entries) and the store forgets old records of delivered entries;
  * - interruption is a graceful stop: a batch in hand is committed and acknowledged before the fiber ends (unless
  *   the store is down: then it stays pending for the next consumer).
  *
@@ -35,10 +44,22 @@ export interface Options {
   readonly batchSize?: number
   /** How long one read waits for entries. Default 1 second. */
   readonly block?: Duration.Input
-  /** Entries pending longer than this (for any consumer) are taken over. Default 30 seconds. */
+  /**
+   * How long this consumer's liveness mark lasts; it is refreshed every third of it. After a kill, its entries
+   * become reclaimable once the mark expired. Default 3 seconds.
+   */
+  readonly heartbeatTtl?: Duration.Input
+  /** Entries of a dead consumer pending longer than this are taken over. Default 3 seconds. */
   readonly reclaimIdle?: Duration.Input
-  /** How often the reclaim pass runs. Default 5 seconds. */
+  /** How often the reclaim pass runs. Default 1 second. */
   readonly reclaimInterval?: Duration.Input
+  /**
+   * How long the reclaim pass waits after the log was unreachable (and after start), so that every live consumer
+   * has beaten again after a broker restart before any counts as dead. Default twice `heartbeatTtl`.
+   */
+  readonly reclaimGrace?: Duration.Input
+  /** How often `maintenance` and the forgetting of old delivery records run. Default 5 seconds. */
+  readonly maintenanceInterval?: Duration.Input
   /** An entry delivered more often than this is committed on its own, not in a batch. Default 2. */
   readonly isolateAfter?: number
   /** An entry delivered more often than this is dead-lettered unprocessed. Default 5. */
@@ -49,12 +70,12 @@ export interface Options {
   readonly retryCap?: Duration.Input
   /**
    * How long the store keeps the record of a committed entry once the log can no longer deliver it (below its
-   * `deliveryFloor`): the margin for an acknowledgement a broker crash could undo. Records are forgotten after
-   * every reclaim pass, so the record stays bounded. Default 24 hours.
+   * `deliveryFloor`): the margin for an acknowledgement a broker crash could undo. Records are forgotten every
+   * `maintenanceInterval`, so the record stays bounded. Default 24 hours.
    */
   readonly forgetAfter?: Duration.Input
   /**
-   * Housekeeping run after every reclaim pass (every `reclaimInterval`), e.g. the Redis adapter's
+   * Housekeeping run every `maintenanceInterval` (after a reclaim pass), e.g. the Redis adapter's
    * `RedisStreamMaintenance.trimAcknowledged`. Its failures are logged and never stop the consumer. Default none.
    */
   readonly maintenance?: Effect.Effect<unknown, EventLogError>
@@ -88,11 +109,14 @@ export interface ConsumerMetrics {
 
 /** @category models */
 export interface Consumer {
-  /** Read → commit → ack forever, with the reclaim pass beside it. Interrupt to stop gracefully. */
+  /** Heartbeat, then read → commit → ack forever, with the heartbeat and reclaim passes beside it. Interrupt to stop gracefully. */
   readonly run: Effect.Effect<never, EventLogError>
   /** One read (waiting up to `block`) and the processing of what came; returns the number of entries handled. */
   readonly poll: Effect.Effect<number, EventLogError>
-  /** One reclaim pass (all idle entries, page by page); returns the number of entries taken over. */
+  /**
+   * One reclaim pass (all reclaimable entries, page by page), whatever the grace (the run loop applies it);
+   * returns the number of entries taken over.
+   */
   readonly reclaim: Effect.Effect<number, EventLogError>
   readonly metrics: Effect.Effect<ConsumerMetrics>
 }
@@ -127,8 +151,17 @@ export const make = Effect.fnUntraced(function* (
   const maxDeliveries = yield* positiveInt("maxDeliveries", options.maxDeliveries ?? 5)
   const isolateAfter = yield* positiveInt("isolateAfter", options.isolateAfter ?? 2)
   const block = yield* durationOf("block", options.block, Duration.seconds(1))
-  const reclaimIdle = yield* durationOf("reclaimIdle", options.reclaimIdle, Duration.seconds(30))
-  const reclaimInterval = yield* durationOf("reclaimInterval", options.reclaimInterval, Duration.seconds(5))
+  const heartbeatTtl = yield* durationOf("heartbeatTtl", options.heartbeatTtl, Duration.seconds(3))
+  if (Duration.toMillis(heartbeatTtl) < 3)
+    return yield* new ConsumerConfigError({ message: "heartbeatTtl must be at least 3 ms" })
+  const reclaimIdle = yield* durationOf("reclaimIdle", options.reclaimIdle, Duration.seconds(3))
+  const reclaimInterval = yield* durationOf("reclaimInterval", options.reclaimInterval, Duration.seconds(1))
+  const reclaimGrace = Duration.toMillis(
+    yield* durationOf("reclaimGrace", options.reclaimGrace, Duration.times(heartbeatTtl, 2))
+  )
+  const maintenanceInterval = Duration.toMillis(
+    yield* durationOf("maintenanceInterval", options.maintenanceInterval, Duration.seconds(5))
+  )
   const forgetAfter = yield* durationOf("forgetAfter", options.forgetAfter, Duration.hours(24))
   const retryBase = Duration.toMillis(yield* durationOf("retryBase", options.retryBase, Duration.millis(100)))
   const retryCap = Duration.toMillis(yield* durationOf("retryCap", options.retryCap, Duration.seconds(5)))
@@ -152,6 +185,12 @@ export const make = Effect.fnUntraced(function* (
   }
   // False from a retryable commit failure until the next successful commit: pauses the reclaim pass.
   let storeHealthy = true
+  // Since when the log has answered without a failure in between (undefined: not yet since start, or it just
+  // failed); the reclaim pass waits `reclaimGrace` after it.
+  let reachableSince: number | undefined
+  const unreachable = Effect.sync(() => {
+    reachableSince = undefined
+  })
 
   // Capped exponential backoff, forever, with "equal jitter": half of each delay fixed, half random (never longer
   // than the nominal delay, so a test's clock can step past it). One policy for every retried step.
@@ -191,7 +230,10 @@ export const make = Effect.fnUntraced(function* (
   /** Run a log operation, retrying retryable failures forever; non-retryable ones fail the consumer. */
   const logOp = <A>(operation: Effect.Effect<A, EventLogError>, restore: Restore): Effect.Effect<A, EventLogError> =>
     retrying(operation, restore, (error) =>
-      Effect.logWarning(`${consumer}: log ${error.operation} failed, retrying: ${error.message}`)
+      Effect.andThen(
+        unreachable,
+        Effect.logWarning(`${consumer}: log ${error.operation} failed, retrying: ${error.message}`)
+      )
     )
 
   const deadLetter = (entry: LogEntry, reason: string, restore: Restore) =>
@@ -396,17 +438,37 @@ export const make = Effect.fnUntraced(function* (
   )
 
   const reclaimLoop = Effect.gen(function* () {
+    let maintainedAt = yield* Clock.currentTimeMillis
     while (true) {
       yield* Effect.sleep(reclaimInterval)
-      if (storeHealthy) yield* reclaim
-      yield* maintain
-      if (storeHealthy) yield* forget
+      const now = yield* Clock.currentTimeMillis
+      if (storeHealthy && reachableSince !== undefined && now - reachableSince >= reclaimGrace) yield* reclaim
+      if (now - maintainedAt >= maintenanceInterval) {
+        maintainedAt = now
+        yield* maintain
+        if (storeHealthy) yield* forget
+      }
     }
   })
 
+  // One heartbeat; a failure only marks the log unreachable (the next beat tries again), never stops the consumer.
+  const beat = log.heartbeat(consumer, heartbeatTtl).pipe(
+    Effect.andThen(
+      Effect.gen(function* () {
+        if (reachableSince === undefined) reachableSince = yield* Clock.currentTimeMillis
+      })
+    ),
+    Effect.catch((error) =>
+      Effect.andThen(unreachable, Effect.logWarning(`${consumer}: heartbeat failed: ${error.message}`))
+    )
+  )
+  const heartbeatLoop = Effect.forever(Effect.andThen(Effect.sleep(Duration.millis(Math.floor(Duration.toMillis(heartbeatTtl) / 3))), beat))
+
   const run: Effect.Effect<never, EventLogError> = Effect.gen(function* () {
+    // Alive before the first read, so no other consumer ever sees this one's entries without a mark.
+    yield* beat
     yield* Effect.logInfo(`${consumer}: consuming`)
-    return yield* Effect.raceFirst(pollLoop, reclaimLoop)
+    return yield* Effect.raceFirst(pollLoop, Effect.raceFirst(reclaimLoop, heartbeatLoop))
   }).pipe(Effect.onInterrupt(() => Effect.logInfo(`${consumer}: stopped`)))
 
   return { run, poll, reclaim, metrics: Effect.sync(() => ({ ...m })) }

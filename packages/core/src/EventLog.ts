@@ -1,7 +1,11 @@
 /**
  * Port: the broker between the API and the workers (Redis Streams in production). An append-only log read by
  * one consumer group; entries stay pending for the consumer that read them until acknowledged, and are handed
- * to another consumer once idle long enough (a dead consumer's work is never lost).
+ * to another consumer once theirs is dead (a dead consumer's work is never lost).
+ *
+ * Liveness: each consumer proves it is alive with `heartbeat` (a mark that expires after its time to live, so a
+ * killed process stops being alive by itself). `reclaim` only takes over entries of consumers without a live mark,
+ * so a slow but live consumer never has its work taken away however long one batch takes.
  *
  * @remarks One entry carries one event. The port decodes entries: a consumer sees either an event or the
  * reason it could not be decoded. It never commits anything; ack after commit is the consumer's job.
@@ -102,8 +106,17 @@ export class EventLog extends Context.Service<
     /** Acknowledge entries: they leave the pending list for good. Unknown or already acked entries are ignored. */
     readonly ack: (entries: ReadonlyArray<EntryRef>) => Effect.Effect<void, EventLogError>
     /**
-     * Take over up to `count` entries pending (for any consumer) for longer than `minIdle`: they become pending
-     * for `consumer`, and each comes back with its delivery count, this delivery included.
+     * Mark `consumer` alive for `ttl` from now (replacing its previous mark). A consumer refreshes it well inside
+     * the ttl for as long as it runs and before its first `read`; once the mark has expired the consumer counts as
+     * dead. Consumers that never called it (other versions, tests) count as dead too.
+     */
+    readonly heartbeat: (consumer: string, ttl: Duration.Duration) => Effect.Effect<void, EventLogError>
+    /**
+     * Take over up to `count` entries pending for longer than `minIdle` for consumers that are dead (no live
+     * `heartbeat` mark; `consumer` itself is never one of them): they become pending for `consumer`, and each
+     * comes back with its delivery count, this delivery included. Entries of live consumers are never taken.
+     * Dead consumers left with nothing pending are removed from the group on the way (for good: a consumer that
+     * was only late reappears with its next read). Fewer than `count` entries means no more are reclaimable now.
      */
     readonly reclaim: (
       consumer: string,

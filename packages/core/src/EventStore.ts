@@ -5,8 +5,8 @@
  * @remarks Never exposes connections or transactions. Knows nothing about HTTP or the broker beyond opaque
  * delivery ids, which it records only to recognise a redelivered entry.
  */
-import type { Event, StoredEvent } from "@agg/schema"
-import { Context, type Duration, type Effect, Schema } from "effect"
+import type { Event, StoredConflict, StoredEvent } from "@agg/schema"
+import { Context, type Duration, type Effect, type Option, Schema } from "effect"
 import type { EntryRef } from "./EventLog.ts"
 
 /**
@@ -76,6 +76,21 @@ export interface Page {
   readonly nextAfter: number
 }
 
+/** A page of rejected versions (see `StoredConflict`); `nextAfter` as in `Page`. @category models */
+export interface ConflictPage {
+  readonly conflicts: ReadonlyArray<StoredConflict>
+  readonly nextAfter: number
+}
+
+/** Where a read by time starts: the first event received at or after `since` (ISO), in a topic or all. @category models */
+export interface TimeQuery {
+  readonly topic?: string
+  readonly since: string
+}
+
+/** How many rejected versions a store keeps per key (the first ones); all of them are counted. @category models */
+export const conflictsKeptPerKey = 10
+
 /**
  * A store failure. `retryable` failures (connection loss, serialization failure, deadlock, shutdown, and setup
  * faults an operator can fix: a missing table, refused credentials, an unknown database, exhausted resources)
@@ -112,6 +127,23 @@ export class EventStore extends Context.Service<
     readonly committed: (deliveryIds: ReadonlyArray<EntryRef>) => Effect.Effect<ReadonlySet<string>, EventStoreError>
     /** Read one page of events (see `ReadQuery`). */
     readonly read: (query: ReadQuery) => Effect.Effect<Page, EventStoreError>
+    /** The stored version of one event, by its key, or none. */
+    readonly lookup: (key: {
+      readonly topic: string
+      readonly event_id: string
+    }) => Effect.Effect<Option.Option<StoredEvent>, EventStoreError>
+    /**
+     * Page the rejected later versions of keys (with `topic`: of that topic), in the order they were committed,
+     * by `position`; like `read`, no commit can add one below a position a read has returned. At most
+     * `conflictsKeptPerKey` versions are kept per key, each carrying the key's total.
+     */
+    readonly conflicts: (query: ReadQuery) => Effect.Effect<ConflictPage, EventStoreError>
+    /**
+     * The cursor at a time: the `after` for `read` (an offset with `topic`, a position without) that starts at
+     * the first event received at or after `since`; the end of the log when there is none yet. Uses an index,
+     * never a scan.
+     */
+    readonly cursorAt: (query: TimeQuery) => Effect.Effect<number, EventStoreError>
     /** The counters, overall and per topic (topics sorted by name). */
     readonly stats: Effect.Effect<StoreStats, EventStoreError>
     /**

@@ -8,7 +8,7 @@
  * Deliberately holds no app's variables and reads nothing at import: each app declares its own table from these.
  * Secrets (URLs, keys) stay `Redacted`, and no message about them echoes the refused value.
  */
-import { Config, Duration, Effect, Redacted, Schema, SchemaIssue } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Redacted, Schema, SchemaIssue } from "effect"
 
 const failAt = (name: string, message: string) =>
   new Config.ConfigError(
@@ -74,7 +74,8 @@ export const url = (name: string, schemes: ReadonlyArray<string>): Config.Config
 
 /**
  * A comma-separated list of keys (spaces around commas are trimmed), each kept `Redacted`; empty when unset.
- * An empty key or one holding whitespace is refused without echoing any key.
+ * An empty key or one holding whitespace is refused without echoing any key; so is an empty value, when the
+ * provider passes it on (see `provider`).
  * @category constructors
  */
 export const keyList = (name: string): Config.Config<ReadonlyArray<Redacted.Redacted<string>>> =>
@@ -92,6 +93,27 @@ export const keyList = (name: string): Config.Config<ReadonlyArray<Redacted.Reda
     Config.map((keys) => keys.map((key) => Redacted.make(key))),
     Config.withDefault<ReadonlyArray<Redacted.Redacted<string>>>([])
   )
+
+/**
+ * The environment as an app reads it: an empty variable counts as unset (the default provider's rule), except the
+ * variables named in `emptyIsValue`, which read as set to "". For a variable whose "unset" means "off" (API_KEYS:
+ * no auth), an empty value is more likely a mistake than a choice, so it must reach the check and be refused
+ * instead of silently turning the feature off. `env` replaces the process environment (tests).
+ *
+ * @example
+ * Effect.provideService(load, ConfigProvider.ConfigProvider, Env.provider({ emptyIsValue: ["API_KEYS"] }))
+ * @category constructors
+ */
+export const provider = (options: {
+  readonly emptyIsValue: ReadonlyArray<string>
+  readonly env?: Record<string, string | undefined>
+}): ConfigProvider.ConfigProvider => {
+  const source = options.env === undefined ? {} : { env: options.env }
+  const plain = ConfigProvider.fromEnv(source)
+  const keeping = ConfigProvider.fromEnv({ ...source, preserveEmptyStrings: true })
+  const names = new Set(options.emptyIsValue)
+  return ConfigProvider.make((path) => (names.has(path.map(String).join("_")) ? keeping : plain).load(path))
+}
 
 /**
  * One line for a refused configuration: "PORT: Expected a value between 1 and 65535", "DATABASE_URL: must be a

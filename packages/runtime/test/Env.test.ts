@@ -78,6 +78,20 @@ describe("Env", () => {
     })
   )
 
+  it.effect("provider: an empty variable is unset, except those named, which are read as set to empty", () =>
+    Effect.gen(function* () {
+      const env = { API_KEYS: "", HOST: "" }
+      const provider = Env.provider({ emptyIsValue: ["API_KEYS"], env })
+      const error = yield* Effect.flip(Env.keyList("API_KEYS").parse(provider))
+      assert.strictEqual(
+        Env.describeConfigError(error),
+        "API_KEYS: must be a comma-separated list of non-empty keys without whitespace"
+      )
+      assert.strictEqual(yield* Env.nonEmpty("HOST", "0.0.0.0").parse(provider), "0.0.0.0")
+      assert.deepStrictEqual(yield* Env.keyList("API_KEYS").parse(Env.provider({ emptyIsValue: ["API_KEYS"], env: {} })), [])
+    })
+  )
+
   it.effect("refine: the value passes when the check has no problem; a problem is reported against the name", () =>
     Effect.gen(function* () {
       const even = Config.Int("E").pipe(Env.refine("E", (n: number) => (n % 2 === 0 ? undefined : "must be even")))

@@ -1,6 +1,7 @@
 /**
  * The body of POST /publish (SPEC §4): one event, an array of events, or `{"events": [...]}`, normalized to
- * `ReadonlyArray<Event>`. All-or-nothing: either every event is valid, or every problem of every event is listed.
+ * `ReadonlyArray<Event>`. All-or-nothing: either every event is valid, or the problems are listed (the first
+ * `MAX_LISTED_PROBLEMS` of them, with the count of all).
  *
  * On the hot path: the batch size is checked before any event is validated, each event is validated once, and
  * nothing is copied beyond what valibot's `object` builds. Does not parse JSON, measure the body in bytes or
@@ -24,7 +25,21 @@ export type PublishBodyErrorKind = "invalid" | "empty" | "too_many"
 /** The outcome of parsing a publish body. @category models */
 export type PublishBodyResult =
   | { readonly ok: true; readonly events: ReadonlyArray<Event> }
-  | { readonly ok: false; readonly kind: PublishBodyErrorKind; readonly issues: Array<Problem> }
+  | {
+      readonly ok: false
+      readonly kind: PublishBodyErrorKind
+      /** The first problems found, at most `MAX_LISTED_PROBLEMS`, in batch order. */
+      readonly issues: Array<Problem>
+      /** How many problems there are in all; present only when `issues` had to leave some out. */
+      readonly issueCount?: number
+    }
+
+/**
+ * Most problems a refusal lists: a small body of many broken events (10,000 `{}`) must not make a large answer.
+ * The count of all of them is given beside the list.
+ * @category models
+ */
+export const MAX_LISTED_PROBLEMS = 100
 
 const SHAPES = 'body must be an event object, an array of events, or {"events": [...]}'
 
@@ -65,12 +80,19 @@ export const makePublishBody = (limits: Pick<Limits, "maxPayloadBytes" | "maxEve
     }
     const events: Array<Event> = new Array(items.length)
     let issues: Array<Problem> | undefined
+    let issueCount = 0
     for (let i = 0; i < items.length; i++) {
       const result = v.safeParse(schema, items[i])
       if (result.success) events[i] = result.output
-      else issues = toProblems(result.issues, i, issues)
+      else {
+        const found = toProblems(result.issues, i)
+        issueCount += found.length
+        issues ??= []
+        for (let j = 0; j < found.length && issues.length < MAX_LISTED_PROBLEMS; j++) issues.push(found[j]!)
+      }
     }
-    return issues === undefined ? { ok: true, events } : { ok: false, kind: "invalid", issues }
+    if (issues === undefined) return { ok: true, events }
+    return issueCount > issues.length ? { ok: false, kind: "invalid", issues, issueCount } : { ok: false, kind: "invalid", issues }
   }
 }
 

@@ -111,6 +111,49 @@ export const EventsPage = v.pipe(
 /** @category models */
 export type EventsPage = v.InferOutput<typeof EventsPage>
 
+/**
+ * A rejected later version of a key: it arrived with the same `(topic, event_id)` as a stored event but another
+ * `timestamp`, `source` or `payload`. The first version stays stored (at `stored_offset`); this one is kept
+ * beside it so an id-reuse bug can be seen, not only counted. @category models
+ */
+export const StoredConflict = object("conflict", {
+  topic: described(v.string("topic must be a string"), "The key's topic."),
+  event_id: described(v.string("event_id must be a string"), "The key's event id."),
+  timestamp: described(v.string("timestamp must be a string"), "The rejected version's timestamp (UTC)."),
+  source: described(v.string("source must be a string"), "The rejected version's source."),
+  payload: described(
+    v.pipe(
+      v.record(v.string(), v.unknown(), "payload must be a JSON object"),
+      v.transform((x) => x as { readonly [key: string]: unknown })
+    ),
+    "The rejected version's payload."
+  ),
+  stored_offset: described(count("stored_offset"), "Offset of the stored (first) version of the key."),
+  version: described(
+    count("version"),
+    "Which rejected version of its key this is, from 1; only the first 10 of a key are kept."
+  ),
+  rejected: described(count("rejected"), "How many versions of this key were rejected in all, kept or not."),
+  seen_at: described(v.string("seen_at must be a string"), "When the rejected version was committed (UTC)."),
+  position: described(count("position"), "Its place in the conflicts' order, strictly rising; the paging cursor.")
+})
+/** @category models */
+export type StoredConflict = v.InferOutput<typeof StoredConflict>
+
+/** One page of GET /conflicts. @category models */
+export const ConflictsPage = v.pipe(
+  object("conflicts page", {
+    conflicts: v.pipe(v.array(StoredConflict, "conflicts must be an array"), v.readonly()),
+    next_after: described(
+      count("next_after"),
+      "The `after` of the next read: the last returned position, or the given `after` when the page is empty."
+    )
+  }),
+  v.metadata({ description: "One page of GET /conflicts." })
+)
+/** @category models */
+export type ConflictsPage = v.InferOutput<typeof ConflictsPage>
+
 /** One dependency's state in GET /health. @category models */
 export const HealthCheck = object("check", {
   status: v.picklist(["up", "down"], 'status must be "up" or "down"'),
@@ -137,7 +180,7 @@ export const HealthBody = object("health", {
 export type HealthBody = v.InferOutput<typeof HealthBody>
 
 /**
- * The error body, `{"error": {"code", "message", "issues"?}}`, with `code` one of `codes` when given (the
+ * The error body, `{"error": {"code", "message", "issues"?, "issue_count"?}}`, with `code` one of `codes` when given (the
  * OpenAPI document lists the API's codes); any string otherwise, so a client keeps working when codes are added.
  * @category constructors
  */
@@ -153,7 +196,15 @@ export const makeErrorBody = (codes?: ReadonlyArray<string>) =>
         v.pipe(
           v.array(Problem, "issues must be an array"),
           v.readonly(),
-          v.metadata({ description: "Every problem found (invalid events, bad query parameters)." })
+          v.metadata({
+            description: "The problems found (invalid events, bad query parameters): at most the first 100."
+          })
+        )
+      ),
+      issue_count: v.exactOptional(
+        v.pipe(
+          count("issue_count"),
+          v.metadata({ description: "How many problems there are in all (invalid events), listed or not." })
         )
       )
     })

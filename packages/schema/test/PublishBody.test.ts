@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest"
-import { defaultLimits, makeLimits, makePublishBody, type PublishBodyResult, parsePublishBody } from "../src/index.ts"
+import {
+  defaultLimits,
+  MAX_LISTED_PROBLEMS,
+  makeLimits,
+  makePublishBody,
+  type PublishBodyResult,
+  parsePublishBody
+} from "../src/index.ts"
 
 const event = (id: string, extra: Record<string, unknown> = {}) => ({
   topic: "orders",
@@ -133,6 +140,22 @@ describe("all-or-nothing problems", () => {
       [4, "payload"]
     ])
     expect(result.issues.every((p) => p.message.length > 0)).toBe(true)
+  })
+
+  it("lists at most the first 100 problems, with the count of all of them", () => {
+    const one = parsePublishBody([{}])
+    const perEvent = one.ok ? 0 : one.issues.length
+    expect(perEvent).toBeGreaterThan(1)
+    const result = parsePublishBody(Array.from({ length: 10_000 }, () => ({})))
+    expect(result.ok).toBe(false)
+    if (result.ok) return
+    expect(result.issues).toHaveLength(MAX_LISTED_PROBLEMS)
+    expect(result.issueCount).toBe(10_000 * perEvent)
+    expect(result.issues.map((p) => p.index)).toEqual(
+      Array.from({ length: MAX_LISTED_PROBLEMS }, (_, i) => Math.floor(i / perEvent))
+    )
+    // under the cap nothing is left out and no count is added
+    expect(one.ok === false && one.issueCount).toBe(undefined)
   })
 
   it("reports missing fields as required", () => {

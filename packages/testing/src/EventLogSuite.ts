@@ -1,7 +1,8 @@
 /**
  * The contract suite of the `EventLog` port, run against every implementation (memory in @agg/core, Redis Streams
  * in @agg/storage): append and `received`, read → pending, ack, reclaim of idle entries with delivery counts,
- * dead-lettering, lag/pending figures, blocking reads.
+ * liveness (a consumer with a live heartbeat is never reclaimed from, one whose mark expired is), dead-lettering,
+ * lag/pending figures, blocking reads.
  *
  * Tests run on the real clock (a real Redis cannot use `TestClock`): idle times are small real durations and the
  * suite waits for conditions (retrying `reclaim` until it returns entries, bounded) rather than sleeping a fixed
@@ -132,6 +133,30 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
         )
         yield* log.ack([got[2]!])
         assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 0, deadLettered: 0 })
+      })
+    )
+
+    test(
+      "a consumer with a live heartbeat keeps its entries; once its mark expires they are reclaimable",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        yield* log.append(events(2))
+        yield* log.heartbeat("alive", Duration.seconds(30))
+        yield* log.heartbeat("mortal", Duration.millis(300))
+        const held = yield* log.read("alive", { count: 1, block: Duration.millis(50) })
+        const lost = yield* log.read("mortal", { count: 1, block: Duration.millis(50) })
+        assert.deepStrictEqual(yield* log.reclaim("c2", { minIdle: Duration.zero, count: 10 }), [], "both alive")
+        const taken = yield* reclaimEventually("c2", Duration.zero)
+        assert.deepStrictEqual(
+          taken.map((e) => [e.id, e.deliveries]),
+          [[lost[0]!.id, 2]],
+          "only the expired consumer's entry"
+        )
+        yield* log.ack(taken)
+        yield* log.heartbeat("alive", Duration.seconds(30)) // refreshing a mark keeps it alive
+        assert.deepStrictEqual(yield* log.reclaim("c3", { minIdle: Duration.zero, count: 10 }), [])
+        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 0 })
+        yield* log.ack(held)
       })
     )
 

@@ -11,7 +11,7 @@
 import { EventLog, EventStore as Store } from "@agg/core"
 import type { Event, StoredEvent } from "@agg/schema"
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Duration, Effect, Fiber, type Layer, Schedule } from "effect"
+import { Deferred, Duration, Effect, Fiber, type Layer, Option, Schedule } from "effect"
 
 type Delivery = Store.Delivery
 type Outcome = Store.Outcome
@@ -259,6 +259,83 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
       })
     )
 
+    it.effect("lookup gives the stored version of a key, whatever its characters, or none", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("lookup/é %2F")
+        yield* store.commit(direct([makeEvent(t, "a/b %20ü", { v: 1 }), makeEvent(t, "a/b %20ü", { v: 2 })]))
+        const found = yield* store.lookup({ topic: t, event_id: "a/b %20ü" })
+        assert.isTrue(Option.isSome(found))
+        const e = Option.getOrThrow(found)
+        assert.deepStrictEqual([e.event_id, e.offset, e.payload], ["a/b %20ü", 1, { v: 1 }], "the first version")
+        assert.isTrue(Option.isNone(yield* store.lookup({ topic: t, event_id: "missing" })))
+        assert.isTrue(Option.isNone(yield* store.lookup({ topic: freshTopic("none"), event_id: "a/b %20ü" })))
+      })
+    )
+
+    it.effect("conflicts keeps the rejected versions (the first 10 per key, all counted), paged by position", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("conflicts")
+        const u = freshTopic("conflicts-other")
+        yield* store.commit(direct([makeEvent(t, "x", { v: 0 }), makeEvent(u, "y", { v: 0 })]))
+        const start = (yield* store.conflicts({ after: 0, limit: 1000 })).nextAfter
+        // 12 rejected versions of t/x (two commits), 1 of u/y, and same-content duplicates that are not conflicts.
+        yield* store.commit(direct(Array.from({ length: 7 }, (_, i) => makeEvent(t, "x", { v: i + 1 }))))
+        yield* store.commit(
+          direct([
+            makeEvent(t, "x", { v: 0 }),
+            ...Array.from({ length: 5 }, (_, i) => makeEvent(t, "x", { v: i + 8 })),
+            makeEvent(u, "y", { v: 1 })
+          ])
+        )
+        const page1 = yield* store.conflicts({ topic: t, after: 0, limit: 4 })
+        const page2 = yield* store.conflicts({ topic: t, after: page1.nextAfter, limit: 100 })
+        const mine = [...page1.conflicts, ...page2.conflicts]
+        assert.deepStrictEqual(
+          mine.map((c) => [c.event_id, c.version, c.payload["v"], c.rejected, c.stored_offset]),
+          Array.from({ length: 10 }, (_, i) => ["x", i + 1, i + 1, 12, 1]),
+          "the first 10 kept, each with the key's total of 12"
+        )
+        assert.strictEqual(page1.nextAfter, page1.conflicts.at(-1)!.position)
+        assert.deepStrictEqual(yield* store.conflicts({ topic: t, after: page2.nextAfter, limit: 10 }), {
+          conflicts: [],
+          nextAfter: page2.nextAfter
+        })
+        const all = yield* store.conflicts({ after: start, limit: 1000 })
+        const ours = all.conflicts.filter((c) => c.topic === t || c.topic === u)
+        assert.strictEqual(ours.length, 11)
+        assert.deepStrictEqual(ours.at(-1)!.topic, u)
+        for (const [i, c] of all.conflicts.entries()) {
+          if (i > 0) assert.isAbove(c.position, all.conflicts[i - 1]!.position, "positions rise")
+          assert.isFalse(Number.isNaN(Date.parse(c.seen_at)))
+        }
+        assert.deepStrictEqual(yield* topicStats(t), { topic: t, unique: 1, duplicates: 13, conflicts: 12 })
+      })
+    )
+
+    it.effect("cursorAt gives the cursor before the first event received at or after a time", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("since")
+        yield* store.commit(direct([makeEvent(t, "1"), makeEvent(t, "2")]))
+        const [first] = (yield* store.read({ topic: t, after: 0, limit: 1 })).events
+        const at = first!.received_at
+        assert.strictEqual(yield* store.cursorAt({ topic: t, since: at }), 0, "from the first event")
+        const later = new Date(Date.parse(at) + 1).toISOString()
+        assert.strictEqual(yield* store.cursorAt({ topic: t, since: later }), 2, "nothing yet: the end")
+        assert.strictEqual(yield* store.cursorAt({ topic: freshTopic("none"), since: at }), 0)
+        const all = yield* store.cursorAt({ since: at })
+        const page = yield* store.read({ after: all, limit: 1000 })
+        assert.isTrue(
+          page.events.some((e) => e.topic === t && e.event_id === "1"),
+          "an all-topics read from the cursor includes the event"
+        )
+        const end = yield* store.cursorAt({ since: "9999-01-01T00:00:00Z" })
+        assert.deepStrictEqual((yield* store.read({ after: end, limit: 10 })).events, [], "the end of the log")
+      })
+    )
+
     it.effect("the same delivery id twice in one batch counts once", () =>
       Effect.gen(function* () {
         const store = yield* EventStore
@@ -473,6 +550,27 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
         assert.sameMembers(keys, [...expected], "every committed event, and only those")
         const all = seen.map(rowKey)
         assert.strictEqual(new Set(all).size, all.length, "no row twice across polls")
+      })
+    )
+
+    it.effect("every valid timestamp reads back as committed, years 0001–0099 and 9999 included", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const t = freshTopic("ts")
+        const stamps = [
+          "0001-01-01T00:00:00.000Z",
+          "0050-06-15T12:34:56.789Z",
+          "0099-12-31T23:59:59.999Z",
+          "0100-01-01T00:00:00.001Z",
+          "1969-12-31T23:59:59.999Z",
+          "9999-12-31T23:59:59.999Z"
+        ]
+        yield* store.commit(direct(stamps.map((timestamp, i) => ({ ...makeEvent(t, String(i)), timestamp }))))
+        const back = yield* readAllOfTopic(t)
+        assert.deepStrictEqual(
+          back.map((e) => e.timestamp),
+          stamps
+        )
       })
     )
 

@@ -41,8 +41,11 @@ const refused = (result: Extract<PublishBodyResult, { ok: false }>) => {
       return new TooManyEvents({ message })
     case "invalid":
       return new InvalidEvents({
-        message: `the request was refused, nothing was accepted: ${summary(result.issues.length)}`,
-        issues: result.issues
+        message:
+          `the request was refused, nothing was accepted: ${summary(result.issueCount ?? result.issues.length)}` +
+          (result.issueCount === undefined ? "" : ` (the first ${result.issues.length} listed)`),
+        issues: result.issues,
+        issueCount: result.issueCount ?? result.issues.length
       })
   }
 }

@@ -1,11 +1,13 @@
 /**
  * An in-memory `EventLog` with the semantics of a Redis Stream read by one consumer group: entries are delivered
- * once in append order, then stay pending for the consumer that read them until acknowledged; `reclaim` hands
- * entries idle for at least `minIdle` (measured with `Clock`, so `TestClock` drives it) to another consumer and
- * increments their delivery count; dead-lettered entries leave the pending list and are counted.
+ * once in append order, then stay pending for the consumer that read them until acknowledged; `heartbeat` marks a
+ * consumer alive until its ttl passes; `reclaim` hands entries idle for at least `minIdle` of consumers without a
+ * live mark to another consumer (times measured with `Clock`, so `TestClock` drives them), increments their
+ * delivery count and forgets dead consumers left with nothing pending; dead-lettered entries leave the pending
+ * list and are counted.
  *
- * For tests and embedding; not durable. `make` also returns test controls (`appendUndecodable`, `deadLetters`)
- * and accepts a `fault` hook, so the port stays free of test-only members.
+ * For tests and embedding; not durable. `make` also returns test controls (`appendUndecodable`, `deadLetters`,
+ * `consumers`) and accepts a `fault` hook, so the port stays free of test-only members.
  */
 import type { Event } from "@agg/schema"
 import { Clock, Deferred, Duration, Effect, Layer } from "effect"
@@ -17,7 +19,7 @@ export interface Options {
   readonly stream?: string
   /** Runs before every operation; a failure (or defect) replaces the operation, which then changes nothing. */
   readonly fault?: (
-    operation: "append" | "read" | "ack" | "reclaim" | "deadLetter" | "stats"
+    operation: "append" | "read" | "ack" | "heartbeat" | "reclaim" | "deadLetter" | "stats"
   ) => Effect.Effect<void, EventLogError>
 }
 
@@ -35,6 +37,8 @@ export interface MemoryEventLog {
   readonly appendUndecodable: (reason: string) => Effect.Effect<string>
   /** The dead-letter store, in the order entries arrived there. */
   readonly deadLetters: Effect.Effect<ReadonlyArray<DeadLetter>>
+  /** The group's consumers (those that read or claimed and were not removed), each with its pending count. */
+  readonly consumers: Effect.Effect<ReadonlyMap<string, number>>
 }
 
 type Body =
@@ -59,6 +63,8 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
     const undelivered: Array<string> = [] // FIFO of ids never delivered
     let head = 0 // undelivered[head..] are still waiting
     const pending = new Map<string, Pending>()
+    const members = new Set<string>() // the group's consumers, as XINFO CONSUMERS would list them
+    const aliveUntil = new Map<string, number>() // heartbeat marks: consumer -> expiry (ms)
     const dead: Array<DeadLetter> = []
     let arrived = yield* Deferred.make<void>() // completed (and replaced) on every append
     const fault = options.fault ?? (() => Effect.void)
@@ -101,6 +107,7 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
         undelivered.splice(0, head) // compact now and then
         head = 0
       }
+      members.add(consumer)
       for (const id of ids) pending.set(id, { consumer, deliveredAt: now, deliveries: 1 })
       if (ids.length > 0) lastDelivered = seqOf(ids.at(-1)!)
       return ids.map((id) => toEntry(id, 1))
@@ -124,22 +131,34 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
         for (const ref of refs) if (ref.stream === stream) pending.delete(ref.id)
       })
 
+    const heartbeat = (consumer: string, ttl: Duration.Duration) =>
+      Effect.gen(function* () {
+        yield* fault("heartbeat")
+        aliveUntil.set(consumer, (yield* Clock.currentTimeMillis) + Duration.toMillis(ttl))
+      })
+
     const reclaim = (consumer: string, opts: { readonly minIdle: Duration.Duration; readonly count: number }) =>
       Effect.gen(function* () {
         yield* fault("reclaim")
         const now = yield* Clock.currentTimeMillis
         const minIdle = Duration.toMillis(opts.minIdle)
-        // Like XAUTOCLAIM from 0-0: scan in id order, take the idle ones.
+        const dead = (name: string) => name !== consumer && (aliveUntil.get(name) ?? 0) <= now
+        for (const [name, until] of aliveUntil) if (until <= now) aliveUntil.delete(name) // expired marks go
+        // In id order, the idle entries of dead consumers.
         const idle = [...pending.entries()]
-          .filter(([, p]) => now - p.deliveredAt >= minIdle)
+          .filter(([, p]) => dead(p.consumer) && now - p.deliveredAt >= minIdle)
           .sort(([a], [b]) => seqOf(a) - seqOf(b))
           .slice(0, Math.max(1, opts.count))
-        return idle.map(([id, p]) => {
+        if (idle.length > 0) members.add(consumer)
+        const claimed = idle.map(([id, p]) => {
           p.consumer = consumer
           p.deliveredAt = now
           p.deliveries++
           return toEntry(id, p.deliveries)
         })
+        const holding = new Set([...pending.values()].map((p) => p.consumer))
+        for (const name of members) if (dead(name) && !holding.has(name)) members.delete(name)
+        return claimed
       })
 
     const deadLetter = (entry: LogEntry, reason: string) =>
@@ -166,14 +185,19 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
     })
 
     return {
-      log: EventLog.of({ append, read, ack, reclaim, deadLetter, stats, deliveryFloor }),
+      log: EventLog.of({ append, read, ack, heartbeat, reclaim, deadLetter, stats, deliveryFloor }),
       appendUndecodable: (reason) =>
         Effect.gen(function* () {
           const id = push({ _tag: "Undecodable", reason })
           yield* notify
           return id
         }),
-      deadLetters: Effect.sync(() => [...dead])
+      deadLetters: Effect.sync(() => [...dead]),
+      consumers: Effect.sync(() => {
+        const counts = new Map([...members].map((name) => [name, 0]))
+        for (const p of pending.values()) counts.set(p.consumer, (counts.get(p.consumer) ?? 0) + 1)
+        return counts
+      })
     }
   })
 

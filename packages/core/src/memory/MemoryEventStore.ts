@@ -7,12 +7,20 @@
  * operation fail (or die) without a special port.
  */
 
-import type { StoredEvent } from "@agg/schema"
-import { Clock, Duration, Effect, Layer } from "effect"
+import type { StoredConflict, StoredEvent } from "@agg/schema"
+import { Clock, Duration, Effect, Layer, Option } from "effect"
 import { plan } from "../CommitPlan.ts"
+import { keyOf } from "../Dedup.ts"
 import { type EntryRef, isBelow, refKey } from "../EventLog.ts"
 import type { Delivery } from "../EventStore.ts"
-import { EventStore, EventStoreError, type ReadQuery, type TopicStats } from "../EventStore.ts"
+import {
+  conflictsKeptPerKey,
+  EventStore,
+  EventStoreError,
+  type ReadQuery,
+  type TimeQuery,
+  type TopicStats
+} from "../EventStore.ts"
 import { sumTopics } from "../Stats.ts"
 
 /** Options of `make`. @category models */
@@ -45,6 +53,10 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
     const all: Array<StoredEvent> = [] // storage order: position = index + 1
     const byTopic = new Map<string, Array<StoredEvent>>() // offset = index + 1
     const hashes = new Map<string, string>()
+    const byKey = new Map<string, StoredEvent>()
+    // Rejected versions in commit order (position = index + 1), and how many were rejected per key.
+    const rejected: Array<StoredConflict> = []
+    const rejectedPerKey = new Map<string, number>()
     const committed = new Map<string, { readonly ref: EntryRef; readonly atMillis: number }>()
     const counters = new Map<string, Counters>()
     const fault = options.fault ?? (() => Effect.void)
@@ -68,7 +80,30 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
           const list = byTopic.get(event.topic) ?? []
           byTopic.set(event.topic, list)
           list.push(stored)
-          hashes.set(`${event.topic}\u0000${event.event_id}`, row.hash)
+          hashes.set(keyOf(event), row.hash)
+          byKey.set(keyOf(event), stored)
+        }
+        for (const [i, outcome] of p.outcomes.entries()) {
+          if (outcome._tag !== "Conflict") continue
+          const { topic, event_id, timestamp, source, payload } = batch[i]!.event
+          const key = keyOf({ topic, event_id })
+          const version = (rejectedPerKey.get(key) ?? 0) + 1
+          rejectedPerKey.set(key, version)
+          if (version > conflictsKeptPerKey) continue
+          const stored_offset = byKey.get(key)!.offset
+          const position = rejected.length + 1
+          rejected.push({
+            topic,
+            event_id,
+            timestamp,
+            source,
+            payload,
+            stored_offset,
+            version,
+            rejected: 0,
+            seen_at: receivedAt,
+            position
+          })
         }
         for (const change of p.topics) {
           const c = counters.get(change.topic) ?? { unique: 0, duplicates: 0, conflicts: 0 }
@@ -115,6 +150,47 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
         return n
       })
 
+    const lookup = (key: { readonly topic: string; readonly event_id: string }) =>
+      Effect.gen(function* () {
+        yield* fault("read", [])
+        return Option.fromUndefinedOr(byKey.get(keyOf(key)))
+      })
+
+    const conflicts = (query: ReadQuery) =>
+      Effect.gen(function* () {
+        yield* fault("read", [])
+        const { after, limit } = query
+        if (!Number.isSafeInteger(after) || after < 0) return yield* invalidQuery(`after must be an integer >= 0`)
+        if (!Number.isSafeInteger(limit) || limit < 1) return yield* invalidQuery(`limit must be an integer >= 1`)
+        const page: Array<StoredConflict> = []
+        for (let i = after; i < rejected.length && page.length < limit; i++) {
+          const c = rejected[i]!
+          if (query.topic !== undefined && c.topic !== query.topic) continue
+          page.push({ ...c, rejected: rejectedPerKey.get(keyOf(c))! })
+        }
+        return { conflicts: page, nextAfter: page.at(-1)?.position ?? after }
+      })
+
+    // Both lists are in commit order, and received_at never decreases along them: a binary search.
+    const firstAtOrAfter = (list: ReadonlyArray<StoredEvent>, since: string) => {
+      let lo = 0
+      let hi = list.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (list[mid]!.received_at < since) lo = mid + 1
+        else hi = mid
+      }
+      return lo
+    }
+    const cursorAt = (query: TimeQuery) =>
+      Effect.gen(function* () {
+        yield* fault("read", [])
+        const since = Date.parse(query.since)
+        if (Number.isNaN(since)) return yield* invalidQuery(`since must be an ISO 8601 time`)
+        const iso = new Date(since).toISOString()
+        return firstAtOrAfter(query.topic === undefined ? all : (byTopic.get(query.topic) ?? []), iso)
+      })
+
     const stats = Effect.gen(function* () {
       yield* fault("stats", [])
       const topics: Array<TopicStats> = [...counters.entries()]
@@ -123,7 +199,7 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
       return sumTopics(topics)
     })
 
-    return EventStore.of({ commit, committed: isCommitted, read, stats, forget })
+    return EventStore.of({ commit, committed: isCommitted, read, lookup, conflicts, cursorAt, stats, forget })
   })
 
 /** A layer with a fresh store. @category layers */

@@ -2,8 +2,8 @@
  * The README's example of another service bringing its own `EventStore`: an inventory service that keeps stock
  * levels and applies each "stock" event exactly once. Kept here, type-checked and tested, so the README cannot rot.
  */
-import type { Event } from "@agg/schema"
-import { Clock, Duration, Effect, Layer } from "effect"
+import type { StoredConflict, StoredEvent } from "@agg/schema"
+import { Clock, Duration, Effect, Layer, Option } from "effect"
 import { CommitPlan, EventLog, EventStore, Stats } from "../../src/index.ts"
 
 export const makeInventoryStore = () => {
@@ -11,7 +11,9 @@ export const makeInventoryStore = () => {
   const hashes = new Map<string, string>()
   const counts = new Map<string, number>()
   const deliveries = new Map<string, { readonly ref: EventLog.EntryRef; readonly at: number }>()
-  const rows: Array<Event & { offset: number; received_at: string }> = []
+  const rows: Array<StoredEvent> = []
+  const rejected: Array<StoredConflict> = []
+  const rejectedPerKey = new Map<string, number>()
   const topics = new Map<string, { unique: number; duplicates: number; conflicts: number }>()
 
   const commit = (batch: ReadonlyArray<EventStore.Delivery>) =>
@@ -22,10 +24,11 @@ export const makeInventoryStore = () => {
         { hashOf: (key) => hashes.get(key), isCommitted: (id) => deliveries.has(id) },
         (topic) => counts.get(topic) ?? 0
       )
+      const receivedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
       for (const row of plan.inserts) {
         const { event } = row.delivery
         hashes.set(`${event.topic}\u0000${event.event_id}`, row.hash)
-        rows.push({ ...event, offset: row.offset, received_at: new Date(0).toISOString() })
+        rows.push({ ...event, offset: row.offset, received_at: receivedAt })
         const sku = String(event.payload["sku"])
         stock.set(sku, (stock.get(sku) ?? 0) + Number(event.payload["delta"])) // the effect, exactly once
       }
@@ -37,6 +40,18 @@ export const makeInventoryStore = () => {
           duplicates: c.duplicates + t.addDuplicates,
           conflicts: c.conflicts + t.addConflicts
         })
+      }
+      for (const [i, outcome] of plan.outcomes.entries()) {
+        if (outcome._tag !== "Conflict") continue
+        const { topic, event_id, timestamp, source, payload } = batch[i]!.event
+        const version = (rejectedPerKey.get(`${topic}\u0000${event_id}`) ?? 0) + 1
+        rejectedPerKey.set(`${topic}\u0000${event_id}`, version)
+        const stored_offset = rows.find((r) => r.topic === topic && r.event_id === event_id)!.offset
+        if (version <= EventStore.conflictsKeptPerKey) {
+          const position = rejected.length + 1
+          const conflict = { topic, event_id, timestamp, source, payload, stored_offset, version, rejected: 0 }
+          rejected.push({ ...conflict, seen_at: receivedAt, position })
+        }
       }
       const now = yield* Clock.currentTimeMillis
       for (const ref of plan.deliveryIds) deliveries.set(EventLog.refKey(ref), { ref, at: now })
@@ -56,6 +71,25 @@ export const makeInventoryStore = () => {
       return { events, nextAfter: query.after + events.length }
     })
 
+  const lookup = (key: { readonly topic: string; readonly event_id: string }) =>
+    Effect.sync(() => Option.fromUndefinedOr(rows.find((r) => r.topic === key.topic && r.event_id === key.event_id)))
+
+  const conflicts = (query: EventStore.ReadQuery) =>
+    Effect.sync(() => {
+      const mine = rejected.filter((c) => c.position > query.after && (query.topic ?? c.topic) === c.topic)
+      const page = mine
+        .slice(0, query.limit)
+        .map((c) => ({ ...c, rejected: rejectedPerKey.get(`${c.topic}\u0000${c.event_id}`)! }))
+      return { conflicts: page, nextAfter: page.at(-1)?.position ?? query.after }
+    })
+
+  const cursorAt = (query: EventStore.TimeQuery) =>
+    Effect.sync(() => {
+      const source = query.topic === undefined ? rows : rows.filter((r) => r.topic === query.topic)
+      const first = source.findIndex((r) => Date.parse(r.received_at) >= Date.parse(query.since))
+      return first < 0 ? source.length : first
+    })
+
   // The log says which entries can no longer come back; their records go after a safety margin.
   const forget = (floor: EventLog.EntryRef, options: { readonly olderThan: Duration.Duration }) =>
     Effect.map(Clock.currentTimeMillis, (now) => {
@@ -73,6 +107,9 @@ export const makeInventoryStore = () => {
 
   return {
     stock,
-    layer: Layer.succeed(EventStore.EventStore, EventStore.EventStore.of({ commit, committed, read, stats, forget }))
+    layer: Layer.succeed(
+      EventStore.EventStore,
+      EventStore.EventStore.of({ commit, committed, read, lookup, conflicts, cursorAt, stats, forget })
+    )
   }
 }

@@ -47,10 +47,33 @@ export interface DeliveriesTable {
   committed_at: ColumnType<Date, Date | string | undefined, never>
 }
 
+/** Rejected later versions of keys, at most 10 per key; `pos` orders them like `events.pos`. Written by `agg_commit`. */
+export interface ConflictsTable {
+  pos: Int8
+  topic: string
+  event_id: string
+  /** Which rejected version of its key, from 1. */
+  n: number
+  ts: ColumnType<Date, Date | string, Date | string>
+  source: string
+  payload: ColumnType<unknown, string, string>
+  content_hash: string
+  seen_at: ColumnType<Date, Date | string | undefined, never>
+}
+
+/** How many versions of a key were rejected in all. Written by `agg_commit`. */
+export interface ConflictKeysTable {
+  topic: string
+  event_id: string
+  total: Int8
+}
+
 export interface Database {
   events: EventsTable
   topics: TopicsTable
   deliveries: DeliveriesTable
+  conflicts: ConflictsTable
+  conflict_keys: ConflictKeysTable
 }
 
 export type EventRow = Selectable<EventsTable>

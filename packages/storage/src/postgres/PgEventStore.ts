@@ -44,8 +44,8 @@
  */
 
 import { ContentHash, EventLog, EventStore, Stats } from "@agg/core"
-import type { StoredEvent } from "@agg/schema"
-import { type Config, Duration, Effect, Layer } from "effect"
+import type { StoredConflict, StoredEvent } from "@agg/schema"
+import { type Config, Duration, Effect, Layer, Option } from "effect"
 import { type Kysely, sql } from "kysely"
 import type { Database, EventRow } from "./Database.ts"
 import { migrateToLatest } from "./Migrations.ts"
@@ -210,6 +210,76 @@ const readPage = async (db: Kysely<Database>, query: { topic?: string; after: nu
   return { events, nextAfter: events.at(-1)?.offset ?? query.after }
 }
 
+const lookupEvent = async (db: Kysely<Database>, key: { readonly topic: string; readonly event_id: string }) => {
+  const row = await db
+    .selectFrom("events")
+    .selectAll()
+    .where("topic", "=", key.topic)
+    .where("event_id", "=", key.event_id)
+    .executeTakeFirst()
+  return Option.map(Option.fromUndefinedOr(row), toStoredEvent)
+}
+
+// Positions of conflicts work like those of events: a read returns only rows below the horizon, so a commit still
+// running can never add one below a returned position.
+const readConflicts = async (db: Kysely<Database>, query: { topic?: string; after: number; limit: number }) => {
+  let q = db
+    .selectFrom("conflicts as c")
+    .innerJoin("events as e", (j) => j.onRef("e.topic", "=", "c.topic").onRef("e.event_id", "=", "c.event_id"))
+    .innerJoin("conflict_keys as k", (j) => j.onRef("k.topic", "=", "c.topic").onRef("k.event_id", "=", "c.event_id"))
+    .select([
+      "c.pos",
+      "c.topic",
+      "c.event_id",
+      "c.n",
+      "c.ts",
+      "c.source",
+      "c.payload",
+      "c.seen_at",
+      "e.offset",
+      "k.total"
+    ])
+    .where("c.pos", ">", query.after)
+    .where(sql<boolean>`c.pos < ${VISIBLE_BELOW}`)
+  if (query.topic !== undefined) q = q.where("c.topic", "=", query.topic)
+  const rows = await q.orderBy("c.pos").limit(query.limit).execute()
+  const conflicts = rows.map(
+    (r): StoredConflict => ({
+      topic: r.topic,
+      event_id: r.event_id,
+      timestamp: r.ts.toISOString(),
+      source: r.source,
+      payload: r.payload as StoredConflict["payload"],
+      stored_offset: Number(r.offset),
+      version: r.n,
+      rejected: Number(r.total),
+      seen_at: r.seen_at.toISOString(),
+      position: Number(r.pos)
+    })
+  )
+  return { conflicts, nextAfter: conflicts.at(-1)?.position ?? query.after }
+}
+
+// The lowest offset (position) received at or after `since`, so that no such event lies before the cursor; the end
+// of the log when there is none. Index range scans only, over the events after `since`: (topic, received_at) for
+// a topic, the BRIN index over received_at for all topics.
+const cursorAtTime = async (db: Kysely<Database>, query: { readonly topic?: string; readonly since: string }) => {
+  if (query.topic !== undefined) {
+    const { rows } = await sql<{ cursor: number | string }>`
+      SELECT coalesce(
+        (SELECT min("offset") - 1 FROM events WHERE topic = ${query.topic} AND received_at >= ${query.since}::timestamptz),
+        (SELECT unique_count FROM topics WHERE topic = ${query.topic}),
+        0) AS cursor`.execute(db)
+    return Number(rows[0]!.cursor)
+  }
+  const { rows } = await sql<{ cursor: number | string }>`
+    SELECT coalesce(
+      (SELECT min(pos) - 1 FROM events WHERE received_at >= ${query.since}::timestamptz),
+      (SELECT max(pos) FROM events WHERE pos < ${VISIBLE_BELOW}),
+      0) AS cursor`.execute(db)
+  return Number(rows[0]!.cursor)
+}
+
 const readStats = async (db: Kysely<Database>) => {
   const rows = await db
     .selectFrom("topics")
@@ -249,6 +319,9 @@ export const make = (db: Kysely<Database>) =>
           : use("commit", () => commitBatch(db, batch)).pipe(Effect.withSpan("PgEventStore.commit")),
       committed: (ids) => use("committed", () => committedIds(db, ids)),
       read: (query) => use("read", () => readPage(db, query)),
+      lookup: (key) => use("lookup", () => lookupEvent(db, key)),
+      conflicts: (query) => use("conflicts", () => readConflicts(db, query)),
+      cursorAt: (query) => use("cursorAt", () => cursorAtTime(db, query)),
       stats: use("stats", () => readStats(db)),
       forget: (floor, options) => use("forget", () => forgetBelow(db, floor, Duration.toMillis(options.olderThan)))
     })

@@ -9,14 +9,18 @@
  * - read: XREADGROUP COUNT/BLOCK ">" on a dedicated (duplicated) connection, since a blocking read stalls its
  *   connection; reads of one log therefore run one at a time.
  * - ack: XACK of each entry on its own stream (entries of streams outside this log are ignored).
- * - reclaim: the `reclaim-3.lua` script (XAUTOCLAIM with min-idle), page after page until enough entries are
- *   claimed or the cursor is back at 0-0, then the delivery counts of the claimed ids from XPENDING. An entry
- *   deleted from the stream while pending (XDEL, or a trim by someone else) is dropped from the pending list by
- *   XAUTOCLAIM; the script records it in the dead-letter stream and counts it, so it stays counted
- *   (`received` = processed + pending + dead-lettered) instead of vanishing.
+ * - heartbeat: a `Liveness` mark `{S}:consumer:<name>` (SET PX), expiring by itself.
+ * - reclaim: XINFO CONSUMERS, then one MGET of the other consumers' marks; for each dead one (no mark), its
+ *   entries idle past min-idle (XPENDING IDLE … <consumer>) are claimed with the `claim-3.lua` script, which
+ *   re-checks owner and idle time atomically (so a consumer that came back is never robbed) and returns the
+ *   entries with their delivery counts. An entry deleted from the stream while pending (XDEL, or a trim by someone
+ *   else) is recorded by the script in the dead-letter stream and counted, so it stays counted
+ *   (`received` = processed + pending + dead-lettered) instead of vanishing. A dead consumer with nothing pending
+ *   is removed from the group by `removeConsumer-1.lua` (the pending check and XGROUP DELCONSUMER in one step).
  * - deadLetter: the `deadLetter-3.lua` script { XACK; only if it was pending: XADD dlq {id, reason, deliveries,
  *   raw fields}; INCR counter }, so a double dead-letter (two consumers racing) counts once.
- * - stats: GET received, XINFO GROUPS (lag, pending), GET dead-letter counter.
+ * - stats: GET received, XINFO GROUPS (lag, pending), GET dead-letter counter; when Redis reports no lag, at most
+ *   two XRANGEs with COUNT (see `countLag`): never a read of the whole backlog.
  * - deliveryFloor: the group's oldest pending id (XPENDING), else the id after its last-delivered id.
  * - `trimAcknowledged`: XTRIM MINID to the oldest entry some group still needs. Streams are never capped with
  *   MAXLEN: that would drop entries nobody has acknowledged.
@@ -36,6 +40,7 @@ import type { Event } from "@agg/schema"
 import { Config, Context, Duration, Effect, Layer, Redacted, Schema, type Scope } from "effect"
 import { createClient } from "redis"
 import * as Entry from "./Entry.ts"
+import * as Liveness from "./Liveness.ts"
 import { toEventLogError } from "./RedisError.ts"
 import { scripts } from "./Scripts.ts"
 import * as StreamKeys from "./StreamKeys.ts"
@@ -77,8 +82,14 @@ type XReadGroupReply = Array<{ readonly name: string; readonly messages: Array<R
 /** Most events of one append transaction (one caller's larger batch still goes alone): Redis runs EXEC as one unit. */
 const MAX_APPEND_EVENTS = 2000
 
+/** Most entries one XRANGE of `stats` fetches (entries carry their payloads: this bounds its memory and time). */
+const LAG_COUNT_LIMIT = 100
+
 /** Append transactions in flight at once. */
 const APPEND_CONCURRENCY = 2
+
+/** Most entries one claim script call takes (its ids are the script's arguments). */
+const CLAIM_PAGE = 500
 
 const toRecord = (flat: ReadonlyArray<string>): Record<string, string> => {
   const out: Record<string, string> = {}
@@ -230,26 +241,48 @@ export const make = (
           ).pipe(Effect.asVoid)
     }
 
+    const liveness = Liveness.make(client, keys.consumer)
+    const heartbeat = (consumer: string, ttl: Duration.Duration) => run("heartbeat", () => liveness.beat(consumer, ttl))
+
     const reclaim = (consumer: string, options: { readonly minIdle: Duration.Duration; readonly count: number }) =>
       run("reclaim", async () => {
         const minIdle = Math.floor(Duration.toMillis(options.minIdle))
-        const claimed: Array<RawMessage> = []
-        let cursor = "0-0"
-        // One XAUTOCLAIM call scans at most 10 × COUNT pending entries, so a pending list whose head is busy
-        // (entries of live consumers) needs several pages: go on until enough are claimed or the cursor is back
-        // at 0-0, so that returning fewer than `count` means "no more idle entries" (the consumer relies on it).
-        do {
-          const page = await client.reclaim(p0, keys.group, consumer, minIdle, cursor, options.count - claimed.length)
-          for (const m of page.entries) if (m !== null) claimed.push({ id: m[0], message: toRecord(m[1]) })
-          cursor = page.cursor
-        } while (cursor !== "0-0" && claimed.length < options.count)
-        if (claimed.length === 0) return []
-        const multi = client.multi()
-        for (const m of claimed) multi.xPendingRange(p0.stream, keys.group, m.id, m.id, 1)
-        const counts = (await multi.execAsPipeline()) as unknown as Array<
-          Array<{ readonly id: string; readonly deliveriesCounter: number }>
-        >
-        return claimed.map((m, i) => Entry.decode(p0.stream, m.id, m.message, counts[i]?.[0]?.deliveriesCounter ?? 1))
+        const members = (await client.xInfoConsumers(p0.stream, keys.group)) as unknown as Array<{
+          readonly name: string
+          readonly pending: number
+        }>
+        const others = members.filter((m) => m.name !== consumer)
+        const alive = await liveness.alive(others.map((m) => m.name))
+        const dead = others.filter((m) => !alive.has(m.name))
+        const claimed: Array<EventLog.LogEntry> = []
+        for (const member of dead) {
+          if (member.pending === 0) {
+            await client.removeConsumer(p0, keys.group, member.name)
+            continue
+          }
+          // Page through this consumer's idle entries; each claim takes them off its list, so the next page is new.
+          while (claimed.length < options.count) {
+            const want = Math.min(options.count - claimed.length, CLAIM_PAGE)
+            const page = await client.xPendingRange(p0.stream, keys.group, "-", "+", want, {
+              IDLE: minIdle,
+              consumer: member.name
+            })
+            if (page.length === 0) break
+            const got = await client.claim(
+              p0,
+              keys.group,
+              consumer,
+              member.name,
+              minIdle,
+              page.map((p) => p.id)
+            )
+            for (const [id, fields, deliveries] of got)
+              claimed.push(Entry.decode(p0.stream, id, toRecord(fields), Number(deliveries)))
+            if (page.length < want || got.length === 0) break
+          }
+          if (claimed.length >= options.count) break
+        }
+        return claimed
       })
 
     const deadLetter = (entry: EventLog.LogEntry, reason: string) => {
@@ -259,6 +292,26 @@ export const make = (
         : run("deadLetter", () => client.deadLetter(partition, keys.group, entry.id, reason, entry.deliveries)).pipe(
             Effect.asVoid
           )
+    }
+
+    // Redis reports no lag while an entry after the group's cursor was deleted (until the group reads past it).
+    // Counted then from whichever side of the cursor is short, each read capped at LAG_COUNT_LIMIT entries: the
+    // undelivered entries, or the delivered ones still in the stream (the pending ones and those acknowledged but
+    // not yet trimmed), subtracted from its length. Only when both sides are longer is the figure Redis' own
+    // estimate, entries added minus entries read, which also counts the deleted entries ahead of the cursor.
+    const countLag = async (group: { readonly "last-delivered-id": string; readonly "entries-read"?: number | null }) => {
+      const last = group["last-delivered-id"]
+      const ahead = (await client.xRange(p0.stream, `(${last}`, "+", { COUNT: LAG_COUNT_LIMIT + 1 })) ?? []
+      if (ahead.length <= LAG_COUNT_LIMIT) return ahead.length
+      const [behind, info] = (await client
+        .multi()
+        .xRange(p0.stream, "-", last, { COUNT: LAG_COUNT_LIMIT + 1 })
+        .xInfoStream(p0.stream)
+        .execAsPipeline()) as unknown as [ReadonlyArray<unknown>, { readonly length: number; "entries-added"?: number }]
+      if (behind.length <= LAG_COUNT_LIMIT) return info.length - behind.length
+      const read = group["entries-read"]
+      const added = info["entries-added"]
+      return typeof read === "number" && typeof added === "number" ? Math.max(0, added - read) : info.length
     }
 
     const stats = run("stats", async () => {
@@ -274,8 +327,7 @@ export const make = (
       ]
       const group = groups.find((g) => g.name === keys.group)
       if (group === undefined) throw new Error(`consumer group ${keys.group} does not exist on ${p0.stream}`)
-      // lag is nil when Redis cannot compute it (entries deleted in the range); count the range instead.
-      const lag = group.lag ?? ((await client.xRange(p0.stream, `(${group["last-delivered-id"]}`, "+")) ?? []).length
+      const lag = group.lag ?? (await countLag(group))
       return {
         received: Number(received ?? 0),
         lag,
@@ -316,7 +368,7 @@ export const make = (
     })
 
     return {
-      log: EventLog.EventLog.of({ append, read, ack, reclaim, deadLetter, stats, deliveryFloor }),
+      log: EventLog.EventLog.of({ append, read, ack, heartbeat, reclaim, deadLetter, stats, deliveryFloor }),
       trimAcknowledged,
       keys
     }

@@ -18,14 +18,8 @@ import type { PartitionKeys } from "./StreamKeys.ts"
 const source = (file: string): string =>
   readFileSync(new URL(import.meta.resolve(`@agg/storage/redis/scripts/${file}`)), "utf8")
 
-/** One entry of a reclaim page: id and flat field list; null for an entry deleted meanwhile. */
-export type ReclaimedEntry = readonly [id: string, fields: ReadonlyArray<string>] | null
-
-/** A reclaim page: the next cursor and the claimed entries (deleted ones were dead-lettered by the script). */
-export interface ReclaimPage {
-  readonly cursor: string
-  readonly entries: ReadonlyArray<ReclaimedEntry>
-}
+/** One claimed entry: id, flat field list, delivery count (this delivery included). */
+export type ClaimedEntry = readonly [id: string, fields: ReadonlyArray<string>, deliveries: number]
 
 /**
  * XACK and, if the entry was pending, copy it to the dead-letter stream and count it. Replies 1 when it was
@@ -48,33 +42,50 @@ const deadLetterScript = {
   transformReply: (reply: unknown): number => Number(reply)
 }
 
-/** One XAUTOCLAIM page; entries deleted while pending are dead-lettered and counted in the same step. */
-const reclaimScript = {
-  SCRIPT: source("reclaim-3.lua"),
+/** Claim given entries of a dead consumer (see `claim-3.lua`); deleted ones are dead-lettered in the same step. */
+const claimScript = {
+  SCRIPT: source("claim-3.lua"),
   NUMBER_OF_KEYS: 3,
   parseCommand: (
     parser: CommandParser,
     keys: PartitionKeys,
     group: string,
     consumer: string,
+    from: string,
     minIdleMs: number,
-    cursor: string,
-    count: number
+    ids: ReadonlyArray<string>
   ) => {
     parser.pushKeys([keys.stream, keys.deadLetter, keys.deadLettered])
-    parser.push(group, consumer, String(minIdleMs), cursor, String(count))
+    parser.push(group, consumer, from, String(minIdleMs), ...ids)
   },
-  transformReply: (reply: unknown): ReclaimPage => {
-    const [cursor, entries] = reply as [string, Array<ReclaimedEntry>]
-    return { cursor, entries }
-  }
+  transformReply: (reply: unknown): ReadonlyArray<ClaimedEntry> => reply as Array<ClaimedEntry>
+}
+
+/** Remove a consumer from the group if nothing is pending for it; replies 1 when removed. */
+const removeConsumerScript = {
+  SCRIPT: source("removeConsumer-1.lua"),
+  NUMBER_OF_KEYS: 1,
+  parseCommand: (parser: CommandParser, keys: PartitionKeys, group: string, consumer: string) => {
+    parser.pushKeys([keys.stream])
+    parser.push(group, consumer)
+  },
+  transformReply: (reply: unknown): number => Number(reply)
 }
 
 // `defineScript` adds the SHA1 (EVALSHA); the type is spelled out because its own is not exported by node-redis.
 type Defined<S> = S & { readonly SHA1: string }
 
-/** The `scripts` option of the log's clients: `client.deadLetter(...)`, `client.reclaim(...)`. @category constructors */
+/**
+ * The `scripts` option of the log's clients: `client.deadLetter(...)`, `client.claim(...)`,
+ * `client.removeConsumer(...)`.
+ * @category constructors
+ */
 export const scripts: {
   readonly deadLetter: Defined<typeof deadLetterScript>
-  readonly reclaim: Defined<typeof reclaimScript>
-} = { deadLetter: defineScript(deadLetterScript), reclaim: defineScript(reclaimScript) }
+  readonly claim: Defined<typeof claimScript>
+  readonly removeConsumer: Defined<typeof removeConsumerScript>
+} = {
+  deadLetter: defineScript(deadLetterScript),
+  claim: defineScript(claimScript),
+  removeConsumer: defineScript(removeConsumerScript)
+}

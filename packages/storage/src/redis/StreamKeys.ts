@@ -5,8 +5,8 @@
  * Layout. Every key of partition `i` carries the hash tag `{<STREAM_KEY>:p<i>}` followed by `:` and a suffix:
  * `{S:p0}:stream`, `{S:p0}:received`, `{S:p0}:dlq`, `{S:p0}:dlq:count`. Redis Cluster hashes only the tag, so
  * all keys of a partition live on one slot and one MULTI or script still touches them atomically. Keys of the
- * whole deployment (none yet; later the partition count, consumer heartbeats) use the tag `{<STREAM_KEY>}` and
- * suffixes that are never partition suffixes. A valid `STREAM_KEY` holds no brace, so a key's tag ends at its
+ * whole deployment (the consumers' heartbeats `{S}:consumer:<name>`; later the partition count) use the tag
+ * `{<STREAM_KEY>}` and suffixes that are never partition suffixes. A valid `STREAM_KEY` holds no brace, so a key's tag ends at its
  * first `}` and names exactly one deployment and partition: no two valid keys, or partitions, ever share a key
  * (the `a` / `a:received` clash of the old layout cannot happen). The consumer group is a plain name (groups
  * live inside the stream, they are not keys).
@@ -58,6 +58,8 @@ export interface StreamKeys {
   readonly partition: (index: number) => PartitionKeys
   /** The old layout's names, for the start-up check only. */
   readonly legacy: LegacyKeys
+  /** The heartbeat key of consumer `name` (see `Liveness`): `{S}:consumer:<name>`. */
+  readonly consumer: (name: string) => string
 }
 
 /**
@@ -101,6 +103,7 @@ export const make = (streamKey: string, group?: string): StreamKeys => {
     streamKey,
     group: group ?? `${streamKey}:workers`,
     partition,
+    consumer: (name) => `{${streamKey}}:consumer:${name}`,
     legacy: {
       stream: streamKey,
       received: `${streamKey}:received`,

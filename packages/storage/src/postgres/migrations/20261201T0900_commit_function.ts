@@ -7,6 +7,13 @@
  * apart by stream, and the Redis key layout that comes with this release refuses to start on the old stream, so
  * those ids can never be delivered again: the table is dropped, not converted.
  *
+ * `conflicts` keeps the rejected later versions of keys that arrived again with other content, at most
+ * 10 per key (the first ones), with `conflict_keys` counting all of them; written by the same commit. Its
+ * `pos` works like `events.pos`, so a reader paging it never misses a row committed concurrently.
+ *
+ * Two indexes serve reads that start at a time (`since`): per topic (topic, received_at), and a small BRIN index
+ * over received_at for all topics (rows arrive in time order, so block ranges are tight).
+ *
  * `agg_commit` does a whole commit in one call (one round trip), so the topic locks are held only while it runs
  * and its transaction commits. It is a function, not one statement with data-modifying CTEs: every statement of a
  * function gets a fresh snapshot, taken after the lock wait, so it sees what the previous lock holder committed.
@@ -25,6 +32,29 @@ export const up = async (db: Kysely<any>): Promise<void> => {
     .addColumn("committed_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint("deliveries_pkey", ["stream", "ms", "seq"])
     .execute()
+
+  await db.schema
+    .createTable("conflict_keys")
+    .addColumn("topic", "text", (c) => c.notNull())
+    .addColumn("event_id", "text", (c) => c.notNull())
+    .addColumn("total", "bigint", (c) => c.notNull())
+    .addPrimaryKeyConstraint("conflict_keys_pkey", ["topic", "event_id"])
+    .execute()
+  await db.schema
+    .createTable("conflicts")
+    .addColumn("pos", "bigint", (c) => c.primaryKey())
+    .addColumn("topic", "text", (c) => c.notNull())
+    .addColumn("event_id", "text", (c) => c.notNull())
+    .addColumn("n", "integer", (c) => c.notNull())
+    .addColumn("ts", "timestamptz", (c) => c.notNull())
+    .addColumn("source", "text", (c) => c.notNull())
+    .addColumn("payload", "jsonb", (c) => c.notNull())
+    .addColumn("content_hash", "text", (c) => c.notNull())
+    .addColumn("seen_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+    .addUniqueConstraint("conflicts_topic_pos_key", ["topic", "pos"])
+    .execute()
+  await sql`CREATE INDEX events_topic_received_at_idx ON events (topic, received_at)`.execute(db)
+  await sql`CREATE INDEX events_received_at_brin ON events USING brin (received_at)`.execute(db)
 
   // Inputs are one array per field, in the batch's order; p_dstream is null for a delivery without an entry
   // (direct mode). Output: one verdict character per input (N new, D duplicate, C conflict, R redelivered) and the
@@ -102,6 +132,27 @@ BEGIN
     WITH ORDINALITY AS u(topic, event_id, ts, source, payload, hash, verdict, off, i)
   WHERE u.verdict = 'N';
 
+  -- Rejected versions: the first 10 per key are kept (in arrival order), all are counted.
+  WITH rejected AS (
+    SELECT u.topic, u.event_id, u.ts, u.source, u.payload, u.hash, u.i,
+      row_number() OVER (PARTITION BY u.topic, u.event_id ORDER BY u.i) AS k,
+      count(*) OVER (PARTITION BY u.topic, u.event_id) AS cnt
+    FROM unnest(p_topic, p_event_id, p_ts, p_source, p_payload, p_hash, v_verdicts)
+      WITH ORDINALITY AS u(topic, event_id, ts, source, payload, hash, verdict, i)
+    WHERE u.verdict = 'C'
+  ),
+  counted AS (
+    INSERT INTO conflict_keys AS ck (topic, event_id, total)
+    SELECT topic, event_id, count(*) FROM rejected GROUP BY topic, event_id
+    ON CONFLICT (topic, event_id) DO UPDATE SET total = ck.total + excluded.total
+    RETURNING ck.topic, ck.event_id, ck.total
+  )
+  INSERT INTO conflicts (pos, topic, event_id, n, ts, source, payload, content_hash)
+  SELECT pg_current_xact_id()::text::bigint * 65536 + row_number() OVER (ORDER BY r.i) - 1,
+         r.topic, r.event_id, c.total - r.cnt + r.k, r.ts, r.source, r.payload::jsonb, r.hash
+  FROM rejected r JOIN counted c ON c.topic = r.topic AND c.event_id = r.event_id
+  WHERE c.total - r.cnt + r.k <= 10;
+
   UPDATE topics SET
     unique_count = topics.unique_count + c.n,
     duplicates = topics.duplicates + c.d,
@@ -123,6 +174,10 @@ $fn$`.execute(db)
 // biome-ignore lint/suspicious/noExplicitAny: see up
 export const down = async (db: Kysely<any>): Promise<void> => {
   await sql`DROP FUNCTION agg_commit`.execute(db)
+  await sql`DROP INDEX events_received_at_brin`.execute(db)
+  await sql`DROP INDEX events_topic_received_at_idx`.execute(db)
+  await db.schema.dropTable("conflicts").execute()
+  await db.schema.dropTable("conflict_keys").execute()
   await db.schema.dropTable("deliveries").execute()
   await db.schema
     .createTable("deliveries")
