@@ -53,8 +53,8 @@ const BASE_TIME = Date.UTC(2026, 10, 21, 0, 0, 0)
 const CURRENCIES = ["EUR", "USD", "GBP", "JPY"] as const
 
 /**
- * The JSON text of unique event number `n` (about 280 bytes, like SPEC §6's reference event). A pure function of
- * `n`, so a duplicate is rendered again rather than stored.
+ * The JSON text of unique event number `n` (about 280 bytes, like the HTTP comparison's reference event). A pure
+ * function of `n`, so a duplicate is rendered again rather than stored.
  */
 export const renderEvent = (n: number, idPrefix: string, topics: number): string => {
   const topic = `bench.t${String(n % topics).padStart(2, "0")}`

@@ -1,5 +1,5 @@
 /**
- * A run's results: the JSON document, the targets of issue 8 computed as ratios against the baselines of the same
+ * A run's results: the JSON document, the performance targets computed as ratios against the baselines of the same
  * run, and the Markdown rendering written beside the JSON and printed at the end.
  *
  * @remarks Targets are reported, never asserted: a missed target is a ✗ in the table, not a failed run. A
@@ -55,7 +55,7 @@ const appSettings = (options: Readonly<Record<string, unknown>>): string => {
 }
 const mark = (met: boolean | null): string => (met === null ? "not measured" : met ? "✓" : "✗")
 
-/** The targets of issue 8, from whatever this run measured. */
+/** The performance targets (root README, "Benchmarks"), from whatever this run measured. */
 export const computeTargets = (r: BenchResults): Array<Target> => {
   const targets: Array<Target> = []
   const queued = r.drains.filter((d) => d.mode === "queued")

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench`: every scenario of issue 8 in one run, each beside its baseline measured in the same run, then
+ * `pnpm bench`: every scenario in one run, each beside its baseline measured in the same run, then
  * `bench/results/<timestamp>.json` + `.md` (the Markdown table is also printed). Flags:
  *
  *   --quick            small counts and 2 s HTTP runs (≤ 60 s): the CI smoke test; figures are not meaningful

@@ -30,17 +30,28 @@ export const requireJson = (request: IncomingMessage): UnsupportedMediaType | un
   })
 }
 
-/** Bytes of an oversized body read and dropped after the 413 before the connection is cut. */
-export const DISCARD_LIMIT = 16 * 1024 * 1024
+/** Bytes of an unwanted body read and dropped after the answer, before the connection is cut. */
+export const DISCARD_LIMIT = 64 * 1024
+/** How long an unwanted body is read after the answer before the connection is cut. */
+export const DISCARD_MS = 2_000
 
-// Past the limit nothing more is buffered. The rest is read and dropped (so the client, still sending, gets the
-// 413 instead of a reset and may keep its connection), but only up to DISCARD_LIMIT: then the socket is cut.
-const discardRest = (request: IncomingMessage) => {
+/**
+ * Drop the unread rest of a body the server will not use (it answered already: 401, 413, 415, …), and cut the
+ * connection once `DISCARD_LIMIT` bytes or `DISCARD_MS` have passed. The small allowance lets a client that is
+ * still sending read the answer instead of a reset; the cut keeps a huge or endless body from costing more.
+ */
+export const discardRest = (request: IncomingMessage) => {
+  if (request.complete || request.destroyed) return
   let dropped = 0
+  const cut = () => request.socket.destroy()
+  const timer = setTimeout(cut, DISCARD_MS)
+  timer.unref()
   request.on("data", (chunk: Buffer) => {
     dropped += chunk.length
-    if (dropped > DISCARD_LIMIT) request.socket.destroy()
+    if (dropped > DISCARD_LIMIT) cut()
   })
+  request.on("end", () => clearTimeout(timer))
+  request.on("close", () => clearTimeout(timer))
   request.on("error", () => undefined)
   request.resume()
 }
@@ -158,9 +169,83 @@ const pathOf = (segments: ReadonlyArray<string | number>): string => {
 }
 
 /** Strict UTF-8, then JSON, then the walk; the problem as a client-facing message. Plain code on the hot path. */
+/**
+ * Whether a publish body holds more than `max` events, decided by a scan of the text before it is parsed, so that
+ * an oversized batch of tiny items is refused without materialising it. Counts the items of a top-level array, or
+ * of the array under the top-level key "events"; a string's content is skipped. Malformed JSON is left to the
+ * parser (the scan only ever answers "too many" for well-formed prefixes).
+ * @category constructors
+ */
+export const exceedsItems = (text: string, max: number): boolean => {
+  let depth = 0
+  let target = -1 // depth of the array whose items are counted, once known
+  let items = 0
+  let sawItem = false
+  let topIsObject = false
+  let keyStart = -1 // start of the last string read at depth 1 of a top-level object
+  let lastKey = ""
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 34) {
+      // a string: skip to its closing quote
+      const start = i + 1
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i)
+        if (d === 92) i++
+        else if (d === 34) break
+      }
+      if (topIsObject && depth === 1) keyStart = start
+      if (keyStart === start) lastKey = text.slice(start, i)
+      if (depth === target && !sawItem) {
+        sawItem = true
+        items++
+        if (items > max) return true
+      }
+      continue
+    }
+    if (c === 32 || c === 10 || c === 13 || c === 9) continue
+    if (c === 91 || c === 123) {
+      // [ or {
+      if (depth === target && !sawItem) {
+        sawItem = true
+        items++
+        if (items > max) return true
+      }
+      depth++
+      if (depth === 1) {
+        if (c === 91) target = 1
+        else topIsObject = true
+      } else if (depth === 2 && topIsObject && c === 91 && lastKey === "events" && target < 0) {
+        target = 2
+      }
+      continue
+    }
+    if (c === 93 || c === 125) {
+      depth--
+      if (depth < target) return false // the counted array ended
+      continue
+    }
+    if (c === 44 && depth === target) {
+      sawItem = false
+      continue
+    }
+    if (c === 58) continue
+    // a number, true, false or null
+    if (depth === target && !sawItem) {
+      sawItem = true
+      items++
+    }
+    if (items > max) return true
+  }
+  return items > max
+}
+
 export const parseJson = (
-  body: Buffer
-): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string } => {
+  body: Buffer,
+  options: { readonly maxItems?: number } = {}
+):
+  | { readonly ok: true; readonly value: unknown; readonly text: string }
+  | { readonly ok: false; readonly message: string; readonly tooMany?: true } => {
   let text: string
   try {
     text = utf8.decode(body)
@@ -168,6 +253,14 @@ export const parseJson = (
     return { ok: false, message: "the request body is not valid UTF-8" }
   }
   if (text.trim() === "") return { ok: false, message: "the request body is empty" }
+  if (options.maxItems !== undefined && exceedsItems(text, options.maxItems)) {
+    const max = options.maxItems
+    return {
+      ok: false,
+      tooMany: true,
+      message: `the batch has more than ${max} events; at most ${max} are allowed per request`
+    }
+  }
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -179,6 +272,6 @@ export const parseJson = (
   // surrogate) and JSON refuses raw control characters. Without a "\u" in the text only the depth needs a walk.
   const problem = walk(value, 0, text.includes("\\u"))
   return problem === undefined
-    ? { ok: true, value }
+    ? { ok: true, value, text }
     : { ok: false, message: `the request body is not acceptable JSON: ${pathOf(problem.segments)}: ${problem.what}` }
 }

@@ -24,6 +24,10 @@ export type Mode =
       readonly _tag: "Queued"
       readonly redisUrl: Redacted.Redacted<string>
       readonly streamKey: string
+      /** MAX_BACKLOG: above this many waiting entries (lag + pending), POST /publish answers 503. Default 1,000,000. */
+      readonly maxBacklog?: number
+      /** REQUIRE_AOF: refuse to start on a Redis without AOF fsynced always (else only warn). Default false. */
+      readonly requireAof?: boolean
       readonly databaseUrl: Redacted.Redacted<string>
     }
 
@@ -34,6 +38,11 @@ export interface ApiConfig {
   readonly mode: Mode
   /** SHA-256 digests are computed from these at start; empty: no auth. */
   readonly apiKeys: ReadonlyArray<Redacted.Redacted<string>>
+  /**
+   * ADMIN_API_KEYS: the keys that may also redrive and discard dead letters (and read like any key). Empty: when
+   * API_KEYS is set nobody may; with no keys at all every route is open.
+   */
+  readonly adminApiKeys: ReadonlyArray<Redacted.Redacted<string>>
   readonly limits: Limits
   /** Group commit (direct mode): most events per transaction, and how long the first waits for company. */
   readonly commit: { readonly maxEvents: number; readonly maxWaitMs: number }
@@ -56,6 +65,7 @@ export const ApiConfig: Config.Config<ApiConfig> = Config.all({
     Env.refine("STREAM_KEY", StreamKeys.validate)
   ),
   apiKeys: Env.keyList("API_KEYS"),
+  adminApiKeys: Env.keyList("ADMIN_API_KEYS"),
   dataDir: Env.nonEmpty("DATA_DIR", "./.data"),
   maxBodyBytes: Env.intBetween("MAX_BODY_BYTES", 1024, 1024 * 1024 * 1024, 10 * 1024 * 1024),
   // A request commits whole, and one commit inserts at most PgEventStore.maxEventsPerCommit events.
@@ -65,7 +75,9 @@ export const ApiConfig: Config.Config<ApiConfig> = Config.all({
   commitMaxWaitMs: Env.intBetween("COMMIT_MAX_WAIT_MS", 0, 10_000, 0),
   poolSize: Env.intBetween("DB_POOL_SIZE", 1, 1_000, 10),
   shutdownTimeoutMs: Env.intBetween("SHUTDOWN_TIMEOUT_MS", 0, 600_000, 10_000),
-  accessLog: Env.flag("ACCESS_LOG", true)
+  accessLog: Env.flag("ACCESS_LOG", true),
+  maxBacklog: Env.intBetween("MAX_BACKLOG", 1, 1_000_000_000, 1_000_000),
+  requireAof: Env.flag("REQUIRE_AOF", false)
 }).pipe(
   Env.refine("DATABASE_URL", (c) =>
     Option.isSome(c.redisUrl) && Option.isNone(c.databaseUrl)
@@ -81,6 +93,8 @@ export const ApiConfig: Config.Config<ApiConfig> = Config.all({
             _tag: "Queued",
             redisUrl: c.redisUrl.value,
             streamKey: c.streamKey,
+            maxBacklog: c.maxBacklog,
+            requireAof: c.requireAof,
             databaseUrl: Option.getOrThrow(c.databaseUrl)
           }
         : {
@@ -90,6 +104,7 @@ export const ApiConfig: Config.Config<ApiConfig> = Config.all({
               : { _tag: "Pglite", dataDir: c.dataDir }
           },
       apiKeys: c.apiKeys,
+      adminApiKeys: c.adminApiKeys,
       limits: {
         maxBodyBytes: c.maxBodyBytes,
         maxEventsPerRequest: c.maxEventsPerRequest,

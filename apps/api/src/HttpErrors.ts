@@ -49,9 +49,28 @@ export class ServiceUnavailable extends Data.TaggedError("ServiceUnavailable")<{
   readonly message: string
   readonly code: "unavailable" | "overloaded" | "shutting_down"
   readonly retryAfter: number
+  /** For the log only, never sent: the dependency's failure with its driver causes. */
+  readonly detail?: string
+}> {}
+/** A valid key that may not do this: redrive and discard need an admin key (`ADMIN_API_KEYS`). */
+export class Forbidden extends Data.TaggedError("Forbidden")<{ readonly message: string }> {}
+/** No stored event has this `(topic, event_id)`. */
+export class EventNotFound extends Data.TaggedError("EventNotFound")<{ readonly message: string }> {}
+/** No dead letter has this id (never was, or already redriven or discarded). */
+export class DeadLetterNotFound extends Data.TaggedError("DeadLetterNotFound")<{ readonly message: string }> {}
+/** Embedded (direct) mode: there is no stream, hence no dead letters to redrive or discard. */
+export class NoDeadLetterStream extends Data.TaggedError("NoDeadLetterStream")<{ readonly message: string }> {}
+/** The body is JSON but not what the route takes (e.g. a redrive body without `ids` or `all`). */
+export class InvalidBody extends Data.TaggedError("InvalidBody")<{
+  readonly message: string
+  readonly issues: ReadonlyArray<Problem>
 }> {}
 /** A failure that is our fault (a bug, or a dependency refusing a value we should have refused). */
-export class InternalError extends Data.TaggedError("InternalError")<{ readonly message: string }> {}
+export class InternalError extends Data.TaggedError("InternalError")<{
+  readonly message: string
+  /** For the log only, never sent: the dependency's failure with its driver causes. */
+  readonly detail?: string
+}> {}
 
 /** @category errors */
 export type HttpError =
@@ -68,6 +87,11 @@ export type HttpError =
   | MethodNotAllowed
   | ServiceUnavailable
   | InternalError
+  | Forbidden
+  | EventNotFound
+  | DeadLetterNotFound
+  | NoDeadLetterStream
+  | InvalidBody
 
 /** The table: `_tag` → status and stable code (ServiceUnavailable carries its own code). @category models */
 export const httpErrors: { readonly [Tag in HttpError["_tag"]]: { readonly status: number; readonly code: string } } = {
@@ -83,7 +107,12 @@ export const httpErrors: { readonly [Tag in HttpError["_tag"]]: { readonly statu
   RouteNotFound: { status: 404, code: "not_found" },
   MethodNotAllowed: { status: 405, code: "method_not_allowed" },
   ServiceUnavailable: { status: 503, code: "unavailable" },
-  InternalError: { status: 500, code: "internal_error" }
+  InternalError: { status: 500, code: "internal_error" },
+  Forbidden: { status: 403, code: "admin_key_required" },
+  EventNotFound: { status: 404, code: "event_not_found" },
+  DeadLetterNotFound: { status: 404, code: "dead_letter_not_found" },
+  NoDeadLetterStream: { status: 404, code: "no_dead_letter_stream" },
+  InvalidBody: { status: 400, code: "invalid_body" }
 }
 
 /** The rendered error: status, extra headers and the JSON body. @category models */
@@ -125,13 +154,25 @@ export const toErrorReply = (error: HttpError): ErrorReply => {
   }
 }
 
+/** A failure and the causes under it ("a <- b <- c"), for the log: the port's message and the driver's own. */
+const causeChain = (error: unknown): string => {
+  const parts: Array<string> = []
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    const message = current instanceof Error ? current.message : String(current)
+    if (!parts.some((p) => p.includes(message))) parts.push(message)
+    current = current instanceof Error ? current.cause : undefined
+  }
+  return parts.join(" <- ")
+}
+
 /** Seconds a client should wait before retrying after a 503. */
 export const RETRY_AFTER_SECONDS = 1
 
 /**
  * A failure of the core or a port, as an HTTP error: retryable ones (overload, connection loss, shutdown) are 503
  * with Retry-After; the others are 500, since valid input never makes a healthy dependency refuse. The port's
- * message is logged, never sent.
+ * message and the driver's causes under it (`detail`) are logged, never sent.
  * @category constructors
  */
 export const fromDependency = (
@@ -159,8 +200,9 @@ export const fromDependency = (
       code: "unavailable",
       message:
         error._tag === "IngestError" ? "storage is unavailable; retry later" : `${what} is unavailable; retry later`,
-      retryAfter: RETRY_AFTER_SECONDS
+      retryAfter: RETRY_AFTER_SECONDS,
+      detail: causeChain(error)
     })
   }
-  return new InternalError({ message: "internal error" })
+  return new InternalError({ message: "internal error", detail: causeChain(error) })
 }

@@ -2,8 +2,10 @@
  * The live layers of each mode, from the validated configuration:
  * - direct: core's group commit (`Ingest.layerDirect`) into `PgEventStore` on PGlite in DATA_DIR, or on
  *   PostgreSQL when DATABASE_URL is set;
- * - queued: `Ingest.layerQueued` appending to `RedisEventLog` (STREAM_KEY), reads and stats from `PgEventStore`
- *   on DATABASE_URL (the workers' database); the log stays in context for /stats and /health.
+ * - queued: `Ingest.layerQueuedWith` (MAX_BACKLOG) appending to `RedisEventLog` (STREAM_KEY), reads and stats from
+ *   `PgEventStore` on DATABASE_URL (the workers' database); the log stays in context for /stats and /health. Before
+ *   the log opens, Redis's AOF settings are checked (`requireDurableRedis`): a warning, or with REQUIRE_AOF=true a
+ *   refusal to start, when an acknowledged append could be undone by a Redis crash.
  * The store is wrapped once to observe commit batch sizes for /metrics. `memoryDirect`/`memoryQueued` are the
  * same wiring on the in-memory ports, for tests and HTTP-layer benchmarks. Release order is the reverse of
  * building: the server stops first, then the group commit drains, then pools and clients close.
@@ -11,15 +13,15 @@
  * Holds no logic of its own beyond choosing and wiring.
  */
 import { resolve } from "node:path"
-import { type EventLog, EventStore, Ingest } from "@agg/core"
+import { EventLog, EventStore, Ingest } from "@agg/core"
 import { MemoryEventLog, MemoryEventStore } from "@agg/core/memory"
-import { PgEventStore, RedisEventLog } from "@agg/storage"
+import { PgEventStore, RedisDurability, RedisEventLog } from "@agg/storage"
 import { Effect, Layer, Redacted } from "effect"
 import type { ApiConfig, Mode, Storage } from "./Config.ts"
 import { Metrics } from "./Metrics.ts"
 import type { AppServices } from "./Server.ts"
 
-/** The store with every successful commit's size recorded in `Metrics`. @category layers */
+/** The store with every successful commit's size and conflicts recorded in `Metrics`. @category layers */
 export const observeCommits: Layer.Layer<EventStore.EventStore, never, EventStore.EventStore | Metrics> = Layer.effect(
   EventStore.EventStore,
   Effect.gen(function* () {
@@ -28,7 +30,7 @@ export const observeCommits: Layer.Layer<EventStore.EventStore, never, EventStor
     return EventStore.EventStore.of({
       ...store,
       commit: (batch) =>
-        store.commit(batch).pipe(Effect.tap(() => Effect.sync(() => metrics.recordCommit(batch.length))))
+        store.commit(batch).pipe(Effect.tap((outcomes) => Effect.sync(() => metrics.recordCommit(outcomes))))
     })
   })
 )
@@ -63,10 +65,51 @@ export const services = (config: ApiConfig): Layer.Layer<AppServices, StartError
       Layer.provideMerge(store)
     )
   }
-  const log = RedisEventLog.layer({ url: mode.redisUrl, streamKey: mode.streamKey })
+  // Serves while Redis is unreachable (503, /health down) and keeps trying in the background.
+  const log = RedisEventLog.layerInBackground({ url: mode.redisUrl, streamKey: mode.streamKey }).pipe(
+    Layer.provide(Layer.effectDiscard(requireDurableRedis(mode.redisUrl, mode.requireAof ?? false)))
+  )
   const store = storeLayer({ _tag: "Postgres", url: mode.databaseUrl }, config.poolSize)
-  return Ingest.layerQueued.pipe(Layer.provideMerge(Layer.mergeAll(log, store, Metrics.layer)))
+  const ingest = Ingest.layerQueuedWith(mode.maxBacklog === undefined ? {} : { maxBacklog: mode.maxBacklog })
+  // MAX_BACKLOG was validated by the configuration: the options cannot be refused.
+  return ingest.pipe(Layer.orDie, Layer.provideMerge(Layer.mergeAll(log, store, Metrics.layer)))
 }
+
+/**
+ * Check that the Redis at `url` runs with AOF fsynced always (`RedisDurability`). Otherwise a warning, or with
+ * `require` (REQUIRE_AOF=true) a refusal to start naming the settings. When the server does not allow CONFIG (many
+ * managed services), only a warning that it could not be checked, also with `require`: such services manage
+ * persistence themselves, and refusing would make them unusable.
+ * @category constructors
+ */
+export const requireDurableRedis = (
+  url: Redacted.Redacted<string>,
+  require: boolean
+): Effect.Effect<void, EventLog.EventLogError> =>
+  Effect.gen(function* () {
+    const durability = yield* RedisDurability.check(url)
+    if (durability._tag === "Unknown") {
+      return yield* Effect.logWarning(
+        `cannot check Redis persistence (CONFIG GET appendonly/appendfsync refused: ${durability.reason}); ` +
+          "make sure it runs with appendonly yes and appendfsync always, or an acknowledged event can be lost in a Redis crash"
+      )
+    }
+    if (durability.durable) return
+    const settings = `appendonly ${durability.appendonly}, appendfsync ${durability.appendfsync}`
+    if (require) {
+      return yield* new EventLog.EventLogError({
+        operation: "start",
+        retryable: false,
+        message:
+          `REQUIRE_AOF=true but Redis runs with ${settings}: an acknowledged event could be lost in a Redis crash. ` +
+          "Run Redis with --appendonly yes --appendfsync always, or unset REQUIRE_AOF."
+      })
+    }
+    yield* Effect.logWarning(
+      `Redis runs with ${settings}: an acknowledged event can be lost in a Redis crash ` +
+        "(run it with --appendonly yes --appendfsync always; REQUIRE_AOF=true refuses to start instead of this warning)"
+    )
+  })
 
 // Host and database only: never credentials.
 const describeUrl = (url: Redacted.Redacted<string>) => {
@@ -100,7 +143,11 @@ export const memoryDirect = (options: MemoryEventStore.Options = {}): Layer.Laye
  * Queued mode on the in-memory log and store (tests, benchmarks of the HTTP layer): nothing is durable.
  * @category layers
  */
-export const memoryQueued = (options: MemoryEventLog.Options = {}): Layer.Layer<AppServices | EventLog.EventLog> =>
-  Ingest.layerQueued.pipe(
+export const memoryQueued = (
+  options: MemoryEventLog.Options = {},
+  queued: Ingest.QueuedOptions = {}
+): Layer.Layer<AppServices | EventLog.EventLog> =>
+  Ingest.layerQueuedWith(queued).pipe(
+    Layer.orDie, // tests' options
     Layer.provideMerge(Layer.mergeAll(MemoryEventLog.layerWith(options), MemoryEventStore.layer, Metrics.layer))
   )

@@ -1,7 +1,8 @@
 /**
  * The API's own Prometheus instruments, registered in the process's registry from `@agg/runtime`'s `Metrics`:
- * HTTP requests by route, method and status, request latency, events accepted, events per publish request, and
- * commit batch sizes (observed on the store in direct mode). GET /metrics renders them with the process metrics
+ * HTTP requests by route, method and status, request latency, events accepted, events per publish request,
+ * commit batch sizes and conflicting versions committed (observed on the store in direct mode), and dead letters
+ * redriven and discarded through this API. GET /metrics renders them with the process metrics
  * and the gauges read from the stats at scrape time.
  *
  * Does not read the stats itself (the Metrics route passes them in) and keeps no per-client labels.
@@ -52,6 +53,9 @@ export class MetricsRegistry {
   private readonly eventsAccepted: Counter
   private readonly requestBatch: Histogram
   private readonly commitBatch: Histogram
+  private readonly conflictsStored: Counter
+  private readonly redriven: Counter
+  private readonly discarded: Counter
 
   constructor(registry: Registry) {
     this.registry = registry
@@ -86,6 +90,21 @@ export class MetricsRegistry {
       buckets: BATCH_BOUNDS,
       registers
     })
+    this.conflictsStored = new Counter({
+      name: "agg_conflicts_stored_total",
+      help: "Rejected later versions (same key, other content) committed by this process (direct mode).",
+      registers
+    })
+    this.redriven = new Counter({
+      name: "agg_dead_letters_redriven_total",
+      help: "Dead letters appended back to the stream through this API.",
+      registers
+    })
+    this.discarded = new Counter({
+      name: "agg_dead_letters_discarded_total",
+      help: "Dead letters discarded for good through this API.",
+      registers
+    })
   }
 
   /**
@@ -108,9 +127,21 @@ export class MetricsRegistry {
     this.requestBatch.observe(events)
   }
 
-  /** Observe the size of one commit (one store transaction). */
-  recordCommit(size: number): void {
-    this.commitBatch.observe(size)
+  /** Observe one commit (one store transaction): its size and its conflicting versions. */
+  recordCommit(outcomes: ReadonlyArray<{ readonly _tag: string }>): void {
+    this.commitBatch.observe(outcomes.length)
+    const conflicts = outcomes.reduce((n, o) => (o._tag === "Conflict" ? n + 1 : n), 0)
+    if (conflicts > 0) this.conflictsStored.inc(conflicts)
+  }
+
+  /** Count dead letters redriven by one request. */
+  recordRedriven(count: number): void {
+    if (count > 0) this.redriven.inc(count)
+  }
+
+  /** Count dead letters discarded by one request. */
+  recordDiscarded(count: number): void {
+    if (count > 0) this.discarded.inc(count)
   }
 
   /** The text exposition of every instrument, the process metrics and `samples` (figures read at scrape time). */

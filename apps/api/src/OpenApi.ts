@@ -4,7 +4,7 @@
  * the error codes of `HttpErrors`. Only paths, statuses and headers are written here: change the schemas for
  * any body.
  */
-import { eventQueryParameters, type Limits, makeJsonSchemas } from "@agg/schema"
+import { DEAD_LETTER_ID, eventQueryParameters, type Limits, makeJsonSchemas } from "@agg/schema"
 import { httpErrors } from "./HttpErrors.ts"
 
 type Json = { readonly [key: string]: unknown }
@@ -22,6 +22,13 @@ export const makeOpenApi = (options: { readonly limits: Limits; readonly auth: b
   const schemas = makeJsonSchemas(options.limits, { errorCodes: codes })
   const security = options.auth ? [{ bearer: [] }] : []
   const unauthorized = options.auth ? { "401": errorResponse("Missing or wrong bearer token.") } : {}
+  const adminResponses = {
+    "400": errorResponse('Malformed JSON, or not {"ids": [...]} / {"all": true} (`invalid_body`).'),
+    ...unauthorized,
+    ...(options.auth ? { "403": errorResponse("A valid key that is no admin key (`admin_key_required`).") } : {}),
+    "404": errorResponse("Embedded mode: no stream, no dead letters (`no_dead_letter_stream`)."),
+    "503": { ...errorResponse("The stream is unavailable."), headers: retryAfter }
+  }
   return {
     openapi: "3.1.0",
     info: {
@@ -70,6 +77,104 @@ export const makeOpenApi = (options: { readonly limits: Limits; readonly auth: b
           }
         }
       },
+      "/events/{topic}/{event_id}": {
+        get: {
+          summary: "The stored version of one event, by its key",
+          description:
+            "Both segments are URL-encoded (`/` as `%2F`); any valid topic or id round-trips. Later versions of " +
+            "the key with other content are not stored: see /conflicts.",
+          parameters: [
+            { name: "topic", in: "path", required: true, schema: { type: "string", minLength: 1, maxLength: 255 } },
+            { name: "event_id", in: "path", required: true, schema: { type: "string", minLength: 1, maxLength: 255 } }
+          ],
+          responses: {
+            "200": { description: "The stored event.", content: jsonContent(ref("StoredEvent")) },
+            "400": errorResponse("A segment is no valid topic or event id (listed in `issues`)."),
+            ...unauthorized,
+            "404": errorResponse("No event has this key (`event_not_found`)."),
+            "503": { ...errorResponse("The store is unavailable."), headers: retryAfter }
+          }
+        }
+      },
+      "/conflicts": {
+        get: {
+          summary: "Rejected later versions of keys (same key, other content), one page at a time",
+          description: "The first 10 versions of a key are kept, all are counted (`rejected`).",
+          parameters: eventQueryParameters().filter((p) => p.name !== "since"),
+          responses: {
+            "200": { description: "One page.", content: jsonContent(ref("ConflictsPage")) },
+            "400": errorResponse("Bad query parameters (each listed in `issues`)."),
+            ...unauthorized,
+            "503": { ...errorResponse("The store is unavailable."), headers: retryAfter }
+          }
+        }
+      },
+      "/dead-letters": {
+        get: {
+          summary: "Dead-lettered stream entries, oldest first, one page at a time",
+          description: "Embedded mode has no stream: the page is always empty.",
+          parameters: [
+            {
+              name: "after",
+              in: "query",
+              required: false,
+              description: "Entries after this dead-letter id (the previous page's next_after); default: the oldest.",
+              schema: { type: "string", pattern: DEAD_LETTER_ID.source }
+            },
+            {
+              name: "limit",
+              in: "query",
+              required: false,
+              description: "At most this many entries; default 100.",
+              schema: { type: "integer", minimum: 1, maximum: 1000 }
+            }
+          ],
+          responses: {
+            "200": { description: "One page.", content: jsonContent(ref("DeadLettersPage")) },
+            "400": errorResponse("Bad query parameters (each listed in `issues`)."),
+            ...unauthorized,
+            "503": { ...errorResponse("The stream is unavailable."), headers: retryAfter }
+          }
+        }
+      },
+      "/dead-letters/redrive": {
+        post: {
+          summary: "Append dead letters back to the stream (admin key)",
+          description:
+            "Each entry is appended back and removed from the dead letters in one step; one that fails again is " +
+            "dead-lettered again. `all`: those present when the request starts.",
+          requestBody: { required: true, content: jsonContent(ref("DeadLetterSelection")) },
+          responses: {
+            "200": { description: "What was redriven.", content: jsonContent(ref("RedriveReply")) },
+            ...adminResponses
+          }
+        }
+      },
+      "/dead-letters/discard": {
+        post: {
+          summary: "Discard dead letters for good (admin key); counted in `discarded`",
+          requestBody: { required: true, content: jsonContent(ref("DeadLetterSelection")) },
+          responses: {
+            "200": { description: "What was discarded.", content: jsonContent(ref("DiscardReply")) },
+            ...adminResponses
+          }
+        }
+      },
+      "/dead-letters/{id}": {
+        delete: {
+          summary: "Discard one dead letter for good (admin key); counted in `discarded`",
+          parameters: [
+            { name: "id", in: "path", required: true, schema: { type: "string", pattern: DEAD_LETTER_ID.source } }
+          ],
+          responses: {
+            "200": { description: "It was discarded.", content: jsonContent(ref("DiscardReply")) },
+            ...adminResponses,
+            "404": errorResponse(
+              "No such dead letter (`dead_letter_not_found`), or embedded mode (`no_dead_letter_stream`)."
+            )
+          }
+        }
+      },
       "/stats": {
         get: {
           summary: "Counters",
@@ -77,6 +182,34 @@ export const makeOpenApi = (options: { readonly limits: Limits; readonly auth: b
             "200": { description: "The counters.", content: jsonContent(ref("StatsBody")) },
             ...unauthorized,
             "503": { ...errorResponse("The store or stream is unavailable."), headers: retryAfter }
+          }
+        }
+      },
+      "/topics": {
+        get: {
+          summary: "Topics by name, with their counters, one page at a time",
+          parameters: [
+            {
+              name: "after",
+              in: "query",
+              required: false,
+              description:
+                "Topics whose name sorts after this one (the previous page's next_after); default: from the first.",
+              schema: { type: "string", maxLength: 255 }
+            },
+            {
+              name: "limit",
+              in: "query",
+              required: false,
+              description: "At most this many topics; default 100.",
+              schema: { type: "integer", minimum: 1, maximum: 1000 }
+            }
+          ],
+          responses: {
+            "200": { description: "One page.", content: jsonContent(ref("TopicsPage")) },
+            "400": errorResponse("Bad query parameters (each listed in `issues`)."),
+            ...unauthorized,
+            "503": { ...errorResponse("The store is unavailable."), headers: retryAfter }
           }
         }
       },

@@ -40,6 +40,11 @@ export interface Route<R> {
   /** Whether API keys (when configured) apply to this route. */
   readonly auth: boolean
   /**
+   * An operator's route (redrive, discard): when any keys are configured it needs an admin key
+   * (`ADMIN_API_KEYS`); a valid ordinary key is refused with 403.
+   */
+  readonly admin?: boolean
+  /**
    * Read the body before the handler runs: at most `maxBytes` (413 beyond), once auth passed and `precheck`
    * (e.g. 415 for a wrong Content-Type) found nothing wrong; both run before any byte of the body is read.
    */

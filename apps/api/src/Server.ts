@@ -19,10 +19,11 @@ import type { Limits } from "@agg/schema"
 import { Cause, Clock, Context, Data, Effect, Fiber, Layer, type Redacted, References, type Scope } from "effect"
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify"
 import { makeAuth } from "./Auth.ts"
-import { collectBody } from "./Body.ts"
+import { collectBody, discardRest } from "./Body.ts"
 import {
   BodyAborted,
   BodyTooLarge,
+  Forbidden,
   type HttpError,
   InternalError,
   MethodNotAllowed,
@@ -35,18 +36,27 @@ import { Metrics, type RouteSeries } from "./Metrics.ts"
 import { makeOpenApi } from "./OpenApi.ts"
 import type { Reply, Route } from "./Route.ts"
 import { json } from "./Route.ts"
+import * as Conflicts from "./routes/Conflicts.ts"
+import * as DeadLetters from "./routes/DeadLetters.ts"
 import * as Docs from "./routes/Docs.ts"
 import * as Events from "./routes/Events.ts"
 import * as Health from "./routes/Health.ts"
+import * as Lookup from "./routes/Lookup.ts"
 import * as MetricsRoute from "./routes/Metrics.ts"
 import * as Publish from "./routes/Publish.ts"
 import * as Stats from "./routes/Stats.ts"
+import * as Topics from "./routes/Topics.ts"
 
 /** What the app needs from the outside. @category models */
 export interface AppOptions {
   readonly limits: Limits
   /** Bearer tokens accepted; empty: no auth. */
   readonly apiKeys: ReadonlyArray<Redacted.Redacted<string>>
+  /**
+   * Bearer tokens that may also use the admin routes (redrive, discard) and pass every other guarded route. When
+   * any key is configured, an admin route needs one of these: a valid ordinary key gets 403.
+   */
+  readonly adminKeys?: ReadonlyArray<Redacted.Redacted<string>>
   /** One Info log line per request. Errors (5xx) are logged regardless. */
   readonly accessLog: boolean
   /** Shown in the OpenAPI document. */
@@ -64,6 +74,7 @@ export interface App {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const EMPTY = Buffer.alloc(0)
 const UNAUTHORIZED = "a valid bearer token is required (Authorization: Bearer <key>)"
+const FORBIDDEN = "this route needs an admin key (ADMIN_API_KEYS)"
 
 type Precheck = NonNullable<Route<AppServices>["body"]>["precheck"]
 
@@ -71,6 +82,8 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Whether this route needs the bearer token (keys configured and the route guarded). */
     readonly keyed?: boolean
+    /** Whether this route needs an admin key (an admin route, some key configured). */
+    readonly admin?: boolean
   }
 }
 
@@ -86,12 +99,21 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
   const metrics = yield* Metrics
   const ingest = yield* Ingest.Ingest
   const startedAtMs = yield* Clock.currentTimeMillis
-  const auth = makeAuth(options.apiKeys)
-  const openApi = makeOpenApi({ limits: options.limits, auth: auth.enabled, version: options.version ?? "0.0.0" })
+  const adminKeys = options.adminKeys ?? []
+  // Ordinary routes are guarded when API_KEYS is set, and admin keys pass them too; admin routes are guarded
+  // when any key is set, and only admin keys pass them.
+  const auth = makeAuth(options.apiKeys.length > 0 ? [...options.apiKeys, ...adminKeys] : [])
+  const admins = makeAuth(adminKeys)
+  const adminGuarded = auth.enabled || admins.enabled
+  const openApi = makeOpenApi({ limits: options.limits, auth: adminGuarded, version: options.version ?? "0.0.0" })
   const all: ReadonlyArray<Route<AppServices>> = [
     ...Publish.routes(options.limits, ingest, metrics),
     ...Events.routes,
+    ...Lookup.routes,
+    ...Conflicts.routes,
+    ...DeadLetters.routes(metrics),
     ...Stats.routes(startedAtMs),
+    ...Topics.routes,
     ...Health.routes(ingest.mode),
     ...MetricsRoute.routes(startedAtMs),
     ...(yield* Docs.routes(openApi))
@@ -166,23 +188,38 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
 
   // Auth (when the route is guarded), then the route's precheck: the refusal, or undefined. Run by the handler,
   // before any byte of the body is read (Fastify reads none: see the content-type parser above), so no hook runs.
-  const refusal = (request: FastifyRequest, keyed: boolean, precheck: Precheck | undefined): HttpError | undefined =>
-    keyed && !authorized(request) ? new Unauthorized({ message: UNAUTHORIZED }) : precheck?.(request.raw)
+  // An admin route: an admin key passes, a valid ordinary key is forbidden (403), anything else unauthorized.
+  const refusal = (
+    request: FastifyRequest,
+    keyed: boolean,
+    precheck: Precheck | undefined,
+    admin = false
+  ): HttpError | undefined => {
+    if (admin) {
+      const header = request.headers.authorization
+      if (admins.enabled && admins.check(header)) return precheck?.(request.raw)
+      return auth.enabled && auth.check(header)
+        ? new Forbidden({ message: FORBIDDEN })
+        : new Unauthorized({ message: UNAUTHORIZED })
+    }
+    return keyed && !authorized(request) ? new Unauthorized({ message: UNAUTHORIZED }) : precheck?.(request.raw)
+  }
 
   const register = (route: Route<AppServices>) => {
     const series = metrics.series(route.path, route.method)
     const head = metrics.series(route.path, "HEAD")
-    const keyed = route.auth && auth.enabled
+    const admin = route.admin === true && adminGuarded
+    const keyed = (route.auth && auth.enabled) || admin
     const body = route.body
     fastify.route({
       method: route.method,
       url: route.path,
-      config: { keyed },
+      config: { keyed, admin },
       // Not async: the reply is sent from the request's fiber.
       handler: (request, reply) => {
         const started = performance.now()
         const s = request.method === "HEAD" ? head : series
-        const refused = refusal(request, keyed, body?.precheck)
+        const refused = refusal(request, keyed, body?.precheck, admin)
         if (refused !== undefined) return respond(request, reply, s, started, Effect.fail(refused))
         const url = request.raw.url ?? "/"
         const q = url.indexOf("?")
@@ -243,7 +280,8 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
     if (request.is404) return notFound(request, reply)
     const route = request.routeOptions
     const series = metrics.series(route.url ?? "unmatched", labelOf(request.method))
-    refuse(request, reply, series, refusal(request, route.config.keyed === true, undefined) ?? fromFastify(error))
+    const refused = refusal(request, route.config.keyed === true, undefined, route.config.admin === true)
+    refuse(request, reply, series, refused ?? fromFastify(error))
   })
 
   yield* Effect.promise(() => fastify.ready())
@@ -258,6 +296,10 @@ const fromFastify = (error: FastifyError): HttpError => {
   return new InternalError({ message: "internal error" })
 }
 
+// The driver-level cause of a 5xx, logged beside the client's message.
+const detailOf = (error: HttpError): Record<string, string> =>
+  "detail" in error && error.detail !== undefined ? { cause: error.detail } : {}
+
 // Typed errors are rendered by the table; anything else (a defect, an interruption) is logged and becomes a
 // bare 500, so no stack or message of ours reaches the client.
 const renderFailure = (cause: Cause.Cause<HttpError>): Effect.Effect<Reply> => {
@@ -266,6 +308,7 @@ const renderFailure = (cause: Cause.Cause<HttpError>): Effect.Effect<Reply> => {
     const reply = toErrorReply(failure.error)
     return reply.status >= 500
       ? Effect.logError("request failed", failure.error.message).pipe(
+          Effect.annotateLogs(detailOf(failure.error)),
           Effect.as(json(reply.status, reply.body, reply.headers))
         )
       : Effect.succeed(json(reply.status, reply.body, reply.headers))
@@ -284,8 +327,13 @@ const write = (reply: FastifyReply, answer: Reply, requestId: string, closing: b
     "x-request-id": requestId,
     "x-content-type-options": "nosniff"
   }
-  if (closing) headers["connection"] = "close"
+  // Answered before the body was read (401, 413 on Content-Length, 415, …): the rest of it is unwanted. Close
+  // the connection after the answer, reading at most a small bound of what the client still sends.
+  const request = reply.request.raw
+  const unread = !request.complete
+  if (closing || unread) headers["connection"] = "close"
   reply.code(answer.status).headers(headers).send(answer.body)
+  if (unread) reply.raw.once("finish", () => discardRest(request))
 }
 
 /** The port could not be bound. @category errors */

@@ -14,13 +14,18 @@ const VERSION = "0.1.0"
 
 const App = Layer.unwrap(
   Effect.gen(function* () {
-    // API_KEYS="" is refused like API_KEYS=",", rather than read as unset (which would serve without auth).
+    // API_KEYS="" (or ADMIN_API_KEYS="") is refused like API_KEYS=",", rather than read as unset (which would
+    // serve without auth).
     const config = yield* ApiConfig.load.pipe(
-      Effect.provideService(ConfigProvider.ConfigProvider, Env.provider({ emptyIsValue: ["API_KEYS"] }))
+      Effect.provideService(
+        ConfigProvider.ConfigProvider,
+        Env.provider({ emptyIsValue: ["API_KEYS", "ADMIN_API_KEYS"] })
+      )
     )
     return Server.layer({
       limits: config.limits,
       apiKeys: config.apiKeys,
+      adminKeys: config.adminApiKeys,
       accessLog: config.accessLog,
       version: VERSION,
       port: config.port,

@@ -1,4 +1,4 @@
-/** API keys: off by default; when set, every route but /health needs `Authorization: Bearer <key>` (issue 5). */
+/** API keys: off by default; when set, every route but /health needs `Authorization: Bearer <key>`. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { event, memoryDirect, publish, type RunningApp, send, startApp } from "./utils/TestApp.ts"
 

@@ -14,11 +14,12 @@ const refusal = (text: string | Buffer) => {
 }
 
 describe("parseJson", () => {
-  it("accepts JSON, with or without harmless escapes, and returns the value", () => {
-    expect(parse('{"a":[1,{"b":"x"}]}')).toEqual({ ok: true, value: { a: [1, { b: "x" }] } })
-    expect(parse('{"a":"\\u00e9\\ud83d\\ude00"}')).toEqual({ ok: true, value: { a: "é😀" } })
+  it("accepts JSON, with or without harmless escapes, and returns the value (with the decoded text)", () => {
+    const text = '{"a":[1,{"b":"x"}]}'
+    expect(parse(text)).toEqual({ ok: true, value: { a: [1, { b: "x" }] }, text })
+    expect(parse('{"a":"\\u00e9\\ud83d\\ude00"}')).toMatchObject({ ok: true, value: { a: "é😀" } })
     // An escaped backslash followed by "u0000" is six plain characters, not U+0000.
-    expect(parse('["\\\\u0000"]')).toEqual({ ok: true, value: ["\\u0000"] })
+    expect(parse('["\\\\u0000"]')).toMatchObject({ ok: true, value: ["\\u0000"] })
   })
 
   it("refuses invalid UTF-8, empty bodies and invalid JSON", () => {

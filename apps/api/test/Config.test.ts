@@ -12,7 +12,7 @@ const refusal = (env: Record<string, string>) =>
   ).then((e) => e.message)
 
 describe("ApiConfig", () => {
-  it("defaults: embedded PGlite in ./.data on 0.0.0.0:8080, SPEC limits, no auth", async () => {
+  it("defaults: embedded PGlite in ./.data on 0.0.0.0:8080, default limits, no auth", async () => {
     const c = await load({})
     expect(c).toMatchObject({
       port: 8080,

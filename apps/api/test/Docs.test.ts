@@ -33,7 +33,23 @@ describe("docs", () => {
     expect(r.status).toBe(200)
     const doc = r.json()
     expect(doc.openapi).toBe("3.1.0")
-    expect(Object.keys(doc.paths).sort()).toEqual(["/events", "/health", "/metrics", "/publish", "/stats"])
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      "/conflicts",
+      "/dead-letters",
+      "/dead-letters/discard",
+      "/dead-letters/redrive",
+      "/dead-letters/{id}",
+      "/events",
+      "/events/{topic}/{event_id}",
+      "/health",
+      "/metrics",
+      "/publish",
+      "/stats",
+      "/topics"
+    ])
+    expect(doc.paths["/dead-letters/redrive"].post.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/DeadLetterSelection"
+    })
     const body = doc.paths["/publish"].post.requestBody.content["application/json"].schema
     expect(body).toEqual({ $ref: "#/components/schemas/PublishBody" })
     const publishBody = doc.components.schemas.PublishBody

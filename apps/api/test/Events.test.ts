@@ -117,4 +117,31 @@ describe("GET /events", () => {
       ).toContain(path)
     }
   })
+
+  it("since=<time> starts at the first event received at or after it, per topic and over all topics", async () => {
+    const all = (await get("?topic=orders&limit=1000")).json().events as Array<{ offset: number; received_at: string }>
+    const pivot = all[12]!
+    const expectedFirst = all.find((e) => e.received_at >= pivot.received_at)!.offset
+    const page = (await get(`?topic=orders&since=${encodeURIComponent(pivot.received_at)}&limit=1000`)).json()
+    expect(page.events[0].offset).toBe(expectedFirst)
+    expect(page.events.at(-1).offset).toBe(25)
+    expect(page.next_after).toBe(25)
+
+    const everything = (await get("?limit=1000")).json().events as Array<{ position: number; received_at: string }>
+    const firstPosition = everything.find((e) => e.received_at >= pivot.received_at)!.position
+    const allPage = (await get(`?since=${encodeURIComponent(pivot.received_at)}&limit=1000`)).json()
+    expect(allPage.events[0].position).toBe(firstPosition)
+
+    // After the newest event: an empty page whose cursor is the end of the log, to tail from.
+    const future = (await get("?topic=orders&since=2999-01-01T00:00:00Z")).json()
+    expect(future).toEqual({ events: [], next_after: 25 })
+  })
+
+  it("400 for a bad since, or since beside after", async () => {
+    for (const query of ["?since=yesterday", "?since=2026-11-21T10:00:00", "?since=2026-11-21T10:00:00Z&after=1"]) {
+      const r = await get(query)
+      expect(r.status, query).toBe(400)
+      expect(r.json().error.issues.map((i: { path: string }) => i.path)).toEqual(["since"])
+    }
+  })
 })

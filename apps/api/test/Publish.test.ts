@@ -1,5 +1,5 @@
 /**
- * POST /publish over real HTTP, every status and error body of SPEC §4, in both modes on real storage:
+ * POST /publish over real HTTP, every status and error body of docs/api.md, in both modes on real storage:
  * direct = group commit into PGlite, queued = Redis stream (+ PostgreSQL for reads). Failures of the store or
  * stream (503) use the in-memory ports with a fault hook, since a real server cannot be made to fail on cue.
  */
@@ -199,6 +199,29 @@ describe("POST /publish", () => {
   )
   publishContract("direct mode, in memory", () => startApp(memoryDirect(), { limits }), { status: 200, direct: true })
   publishContract("queued mode, in memory", () => startApp(memoryQueued(), { limits }), { status: 202, direct: false })
+})
+
+describe("POST /publish, numbers a JavaScript number cannot hold", () => {
+  it("are refused with 400 naming the path, so ids differing only in them are never taken for duplicates", async () => {
+    const app = await startApp(memoryDirect())
+    try {
+      const body = (id: string, value: string) =>
+        `[{"topic":"orders","event_id":"${id}","timestamp":"2026-11-21T10:00:00Z","source":"s","payload":{"v":${value}}}]`
+      for (const value of ["1e400", "1".repeat(300), String(2n ** 64n + 1n)]) {
+        const r = await publish(app.url, body("n-1", value))
+        expect(r.status, value).toBe(400)
+        const { error } = r.json()
+        expect(error.code).toBe("invalid_events")
+        expect(error.issues.map((i: { index: number; path: string }) => [i.index, i.path])).toEqual([[0, "payload.v"]])
+      }
+      // the same key with a value that does survive, then another: a conflict, not a duplicate
+      expect((await publish(app.url, body("n-2", "18446744073709552000"))).json()).toMatchObject({ unique: 1 })
+      expect((await publish(app.url, body("n-2", "18446744073709551616"))).status).toBe(400)
+      expect((await send(app.url, { path: "/stats" })).json()).toMatchObject({ received: 1, conflicts: 0 })
+    } finally {
+      await app.close()
+    }
+  })
 })
 
 describe("POST /publish, an error body stays small", () => {

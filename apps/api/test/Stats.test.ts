@@ -43,10 +43,15 @@ describe("stats, metrics, health (direct mode, PGlite)", () => {
       conflicts: 1,
       pending: 0,
       topics: ["orders", "payments"],
-      per_topic: {
-        orders: { unique_processed: 2, duplicate_dropped: 3, conflicts: 1 },
-        payments: { unique_processed: 1, duplicate_dropped: 0, conflicts: 0 }
-      }
+      topic_count: 2
+    })
+    // the per-topic figures are GET /topics'
+    expect((await send(app.url, { path: "/topics" })).json()).toEqual({
+      topics: [
+        { topic: "orders", unique_processed: 2, duplicate_dropped: 3, conflicts: 1 },
+        { topic: "payments", unique_processed: 1, duplicate_dropped: 0, conflicts: 0 }
+      ],
+      next_after: "payments"
     })
     expect(Number.isInteger(stats.uptime_seconds)).toBe(true)
     expect(stats.received).toBe(stats.unique_processed + stats.duplicate_dropped + stats.pending)
@@ -97,7 +102,8 @@ describe("stats in queued mode", () => {
       expect(health).toEqual({
         status: "ok",
         mode: "queued",
-        checks: { store: { status: "up" }, stream: { status: "up" } }
+        checks: { store: { status: "up" }, stream: { status: "up" } },
+        backlog: { size: expect.any(Number), max: 1_000_000, accepting: true }
       })
     } finally {
       await app.close()
@@ -108,7 +114,9 @@ describe("stats in queued mode", () => {
 describe("health when the store is down", () => {
   it("503 naming the dependency, and /stats answers 503 too", async () => {
     const down = new EventStore.EventStoreError({ operation: "stats", retryable: true, message: "ECONNREFUSED" })
-    const app = await startApp(memoryDirect({ fault: (op) => (op === "stats" ? Effect.fail(down) : Effect.void) }))
+    const app = await startApp(
+      memoryDirect({ fault: (op) => (op === "stats" || op === "ping" ? Effect.fail(down) : Effect.void) })
+    )
     try {
       const r = await send(app.url, { path: "/health" })
       expect(r.status).toBe(503)
@@ -122,6 +130,84 @@ describe("health when the store is down", () => {
       expect(stats.headers["retry-after"]).toBe("1")
       expect(stats.text).not.toContain("ECONNREFUSED")
       expect((await send(app.url, { path: "/metrics" })).status).toBe(200)
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe("a 503 or 500 logs the driver's cause, never sends it", () => {
+  it("GET /stats with the store down: the log line carries the port's message and the driver's", async () => {
+    const driver = new Error("connect ECONNREFUSED 10.1.2.3:5432")
+    const down = new EventStore.EventStoreError({
+      operation: "stats",
+      retryable: true,
+      message: "stats failed: connection lost",
+      cause: driver
+    })
+    const logs: Array<string> = []
+    const app = await startApp(memoryDirect({ fault: (op) => (op === "stats" ? Effect.fail(down) : Effect.void) }), {
+      logs
+    })
+    try {
+      const r = await send(app.url, { path: "/stats" })
+      expect(r.status).toBe(503)
+      expect(r.text).not.toContain("ECONNREFUSED")
+      const line = logs.find((l) => l.includes("request failed"))
+      expect(line).toContain("stats failed: connection lost")
+      expect(line).toContain("connect ECONNREFUSED 10.1.2.3:5432")
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe("many topics: /stats and /health stay small and cheap, /topics pages them all", () => {
+  it("lists the first 1,000 names with topic_count, pages with after/limit, and /health reads no topic", async () => {
+    const operations: Array<string> = []
+    const app = await startApp(
+      memoryDirect({
+        fault: (op) =>
+          Effect.sync(() => {
+            operations.push(op)
+          })
+      })
+    )
+    try {
+      const name = (i: number) => `t${String(i).padStart(5, "0")}`
+      const events = Array.from({ length: 2500 }, (_, i) => event(i, { topic: name(i) }))
+      expect((await publish(app.url, events)).status).toBe(200)
+      const stats = (await send(app.url, { path: "/stats" })).json()
+      expect(stats.topics).toEqual(Array.from({ length: 1000 }, (_, i) => name(i)))
+      expect(stats).toMatchObject({ topic_count: 2500, unique_processed: 2500, received: 2500 })
+      expect(stats.per_topic).toBeUndefined()
+
+      const seen: Array<string> = []
+      let after = ""
+      for (let pages = 0; pages < 10; pages++) {
+        const page = (await send(app.url, { path: `/topics?after=${after}&limit=1000` })).json()
+        seen.push(...page.topics.map((t: { topic: string }) => t.topic))
+        expect(page.next_after).toBe(page.topics.at(-1)?.topic ?? after)
+        if (page.topics.length < 1000) break
+        after = page.next_after
+      }
+      expect(seen).toEqual(events.map((e) => e.topic))
+      const first = (await send(app.url, { path: "/topics?limit=2" })).json()
+      expect(first.topics).toEqual([
+        { topic: name(0), unique_processed: 1, duplicate_dropped: 0, conflicts: 0 },
+        { topic: name(1), unique_processed: 1, duplicate_dropped: 0, conflicts: 0 }
+      ])
+      const end = (await send(app.url, { path: `/topics?after=${name(2499)}` })).json()
+      expect(end).toEqual({ topics: [], next_after: name(2499) })
+      for (const bad of ["limit=0", "limit=1001", "limit=x", "after=a&after=b", "topic=x"]) {
+        const r = await send(app.url, { path: `/topics?${bad}` })
+        expect(r.status, bad).toBe(400)
+        expect(r.json().error.code).toBe("invalid_query")
+      }
+
+      operations.length = 0
+      expect((await send(app.url, { path: "/health" })).status).toBe(200)
+      expect(operations).toEqual(["ping"])
     } finally {
       await app.close()
     }

@@ -6,10 +6,12 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import { mkdtempSync, rmSync } from "node:fs"
+import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort } from "@agg/testing/Ports"
+import { usePrivateRedis } from "@agg/testing/PrivateRedis"
 import {
   checkPostgres,
   checkRedis,
@@ -169,9 +171,73 @@ describeWithServices("main: queued mode on Redis and PostgreSQL", services, () =
     expect(health.json()).toEqual({
       status: "ok",
       mode: "queued",
-      checks: { store: { status: "up" }, stream: { status: "up" } }
+      checks: { store: { status: "up" }, stream: { status: "up" } },
+      backlog: { size: expect.any(Number), max: 1_000_000, accepting: true }
     })
     r.child.kill("SIGTERM")
     expect(await r.exit).toBe(0)
+  })
+})
+
+describeWithServices("main: Redis unreachable or refusing at start (queued mode)", [services[0]!], () => {
+  const db = useTestDatabase()
+  const passworded = usePrivateRedis({ args: ["--requirepass", "right-password"] })
+
+  it("serves with /health 503 naming the stream, logs each failed attempt with its cause, and stops on SIGTERM", async () => {
+    const port = await freePort()
+    const r = run({ PORT: String(port), HOST: "127.0.0.1", REDIS_URL: "redis://127.0.0.1:1", DATABASE_URL: db().url })
+    await r.waitFor((l) => l.message === "listening")
+    const url = `http://127.0.0.1:${port}`
+    const health = await send(url, { path: "/health" })
+    expect(health.status).toBe(503)
+    expect(health.json()).toMatchObject({ status: "unavailable", checks: { stream: { status: "down" } } })
+    expect((await publish(url, event(1))).status).toBe(503)
+    // two failed attempts, each with its cause: it keeps retrying
+    let failures = 0
+    await r.waitFor((l) => String(l.message).includes("Redis") && JSON.stringify(l).includes("ECONNREFUSED") && ++failures >= 2)
+    r.child.kill("SIGTERM")
+    expect(await r.exit).toBe(0)
+  })
+
+  it("a refused password stops it with exit 1 and a message naming REDIS_URL", async () => {
+    const port = await freePort()
+    const r = run({
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      REDIS_URL: `redis://:wrong-password@127.0.0.1:${new URL(passworded().url).port}`,
+      DATABASE_URL: db().url
+    })
+    expect(await r.exit).toBe(1)
+    const fatal = r.lines.find((l) => l.level === "FATAL")
+    expect(String(fatal?.message)).toMatch(/REDIS_URL/)
+    expect(String(fatal?.message)).not.toContain("wrong-password")
+  })
+
+  it("SIGTERM during a connection attempt that never answers stops it too", async () => {
+    // a listener that accepts and never speaks: the attempt waits for the server's reply
+    let connected: () => void = () => undefined
+    const reached = new Promise<void>((resolve) => {
+      connected = resolve
+    })
+    const server = net.createServer((socket) => {
+      socket.on("error", () => undefined)
+      connected()
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = await freePort()
+      const silent = (server.address() as net.AddressInfo).port
+      const r = run({
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        REDIS_URL: `redis://127.0.0.1:${silent}`,
+        DATABASE_URL: db().url
+      })
+      await reached
+      r.child.kill("SIGTERM")
+      expect(await r.exit).toBe(0)
+    } finally {
+      server.close()
+    }
   })
 })

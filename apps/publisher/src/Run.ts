@@ -6,7 +6,7 @@
  * for good (a 4xx, or retries exhausted) stops the run: later batches would fail the same way.
  * Deliberately not here: flag parsing (bin.ts) and formatting (Report.ts).
  */
-import { createPublisher, PublishError, type Stats } from "./Client.ts"
+import { ClientError, createClient, type StatsBody } from "@agg/client"
 import { generate } from "./Generator.ts"
 import { latencySummary, makeProgress, type Sink, type Summary } from "./Report.ts"
 import { verifyRun } from "./Verify.ts"
@@ -48,10 +48,12 @@ export const runLoad = async (config: RunConfig, progressSink: Sink, signal?: Ab
   let retries = 0
   let ambiguousRetries = 0
   let ambiguousEvents = 0
-  const client = createPublisher({
+  const client = createClient({
     url: config.url,
     apiKey: config.apiKey,
     timeoutMs: config.timeoutMs,
+    // The generator already cut the batches: each is one request.
+    batchSize: Math.max(1, config.batch),
     retry: { maxAttempts: config.maxAttempts },
     onRetry: (info) => {
       retries++
@@ -68,7 +70,7 @@ export const runLoad = async (config: RunConfig, progressSink: Sink, signal?: Ab
   })
 
   const opts = signal === undefined ? {} : { signal }
-  const before: Stats | undefined = config.verify ? await client.stats(opts) : undefined
+  const before: StatsBody | undefined = config.verify ? await client.stats(opts) : undefined
 
   const progress = makeProgress(progressSink, { label: "publish", total: config.events })
   const latencies: Array<number> = []
@@ -99,7 +101,7 @@ export const runLoad = async (config: RunConfig, progressSink: Sink, signal?: Ab
         ambiguousEvents += result.ambiguousAttempts * batch.length
       } catch (e) {
         // No verify after a failed run, so the ambiguous attempts of a failed request need no accounting.
-        error ??= e instanceof PublishError ? e.message : String(e)
+        error ??= e instanceof ClientError ? e.message : String(e)
       }
       progress.update(sent, retries > 0 ? `retries ${retries}` : undefined)
     }

@@ -8,16 +8,17 @@
  * accepted range of `received` and `duplicate_dropped` by the events they carried, never `unique_processed`.
  * Deliberately not here: sending events or retrying a failed check.
  */
+
+import type { Client, StatsBody } from "@agg/client"
 import type { StoredEvent } from "@agg/schema"
-import type { Publisher, Stats } from "./Client.ts"
 import { keyOf, type Truth } from "./Generator.ts"
 
 /** Inputs of {@link verifyRun}. @category models */
 export interface VerifyInput {
-  readonly client: Publisher
+  readonly client: Client
   readonly truth: Truth
   /** /stats read before the first publish. */
-  readonly before: Stats
+  readonly before: StatsBody
   /** Events in requests that got a 2xx, and the sum of their `accepted`. */
   readonly sent: number
   readonly accepted: number
@@ -34,7 +35,7 @@ export interface VerifyResult {
   readonly ok: boolean
   readonly mismatches: ReadonlyArray<string>
   readonly drainMs: number
-  readonly after: Stats | undefined
+  readonly after: StatsBody | undefined
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -61,11 +62,11 @@ const inRange = (name: string, actual: number, low: number, high: number, out: A
  * @category constructors
  */
 export const waitForDrain = async (
-  client: Publisher,
+  client: Client,
   timeoutMs: number,
   pollMs = 200,
-  onPoll?: (stats: Stats) => void
-): Promise<{ readonly stats: Stats; readonly drained: boolean; readonly elapsedMs: number }> => {
+  onPoll?: (stats: StatsBody) => void
+): Promise<{ readonly stats: StatsBody; readonly drained: boolean; readonly elapsedMs: number }> => {
   const start = performance.now()
   for (;;) {
     const stats = await client.stats()
@@ -127,7 +128,7 @@ export const verifyRun = async (input: VerifyInput): Promise<VerifyResult> => {
   if (!drain.drained)
     out.push(`pending is still ${after.pending} after ${Math.round(input.drainTimeoutMs / 1000)} s (not drained)`)
 
-  // SPEC §5.3 on the whole server, then this run's deltas.
+  // The stats identity (docs/invariants.md) on the whole server, then this run's deltas.
   if (after.received !== after.unique_processed + after.duplicate_dropped + after.pending)
     out.push(
       `stats invariant broken: received ${after.received} != unique_processed ${after.unique_processed} + duplicate_dropped ${after.duplicate_dropped} + pending ${after.pending}`

@@ -1,6 +1,4 @@
 /**
- * @agg/publisher as a library: the typed HTTP client (publish with safe retries, stats, events paging) and the
- * deterministic load generator. Importing it does not load Effect; the CLI lives in bin.ts.
+ * @agg/publisher as a library: the deterministic load generator (the HTTP client is @agg/client). Importing it does not load Effect; the CLI lives in bin.ts.
  */
-export * from "./Client.ts"
 export * from "./Generator.ts"

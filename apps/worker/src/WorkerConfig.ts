@@ -7,13 +7,20 @@
  *
  * Deliberately does not open connections or interpret the URLs beyond their scheme: the storage layers own that.
  */
+import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
+import { EventLog } from "@agg/core"
 import { Env, Log } from "@agg/runtime"
 import { StreamKeys } from "@agg/storage"
-import { Config, type Duration, type Redacted } from "effect"
+import { Config, Duration, Option, type Redacted, Schema } from "effect"
 
-/** Default consumer name: unique per process on a host, stable for the process's lifetime. */
-export const defaultConsumerName = (): string => `${hostname()}-${process.pid}`
+/**
+ * Default consumer name, `<hostname>-<pid>-<random>`: unique per process start, stable for the process's lifetime.
+ * The random part matters: a restarted container has the same hostname and often the same pid, and a name reused
+ * by a new process would make the dead one's entries look alive (its heartbeat key) and never be reclaimed.
+ */
+export const defaultConsumerName = (): string => processConsumerName
+const processConsumerName = `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`
 
 // A consumer name is a Redis name too: the same shape as the stream key (its own rule, it is not a key).
 const validConsumer = (name: string) =>
@@ -75,20 +82,43 @@ const settings = {
   ),
   batchSize: int("WORKER_BATCH_SIZE", 1, 10_000, 500, "entries read and committed per transaction"),
   block: ms("WORKER_BLOCK_MS", 1, 60_000, 1000, "how long one XREADGROUP waits for entries"),
+  heartbeatTtl: ms(
+    "WORKER_HEARTBEAT_TTL_MS",
+    300,
+    600_000,
+    3000,
+    "lifetime of the consumer's heartbeat key, refreshed every third of it; a killed worker counts as dead once it expired"
+  ),
   reclaimIdle: ms(
     "WORKER_RECLAIM_IDLE_MS",
     100,
     86_400_000,
-    30_000,
-    "idle time after which another consumer's pending entries are reclaimed"
+    3000,
+    "idle time after which a dead consumer's pending entries are reclaimed (a live one's never are)"
   ),
-  reclaimInterval: ms("WORKER_RECLAIM_INTERVAL_MS", 100, 3_600_000, 5000, "how often the reclaim pass looks for them"),
+  reclaimInterval: ms("WORKER_RECLAIM_INTERVAL_MS", 100, 3_600_000, 1000, "how often the reclaim pass looks for them"),
+  reclaimGrace: {
+    name: "WORKER_RECLAIM_GRACE_MS",
+    fallback: "2 x WORKER_HEARTBEAT_TTL_MS",
+    meaning:
+      "after start and after Redis was unreachable, how long nothing is reclaimed (every heartbeat may have expired), in ms (0-3600000)",
+    config: Config.option(
+      Config.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 3_600_000 })), "WORKER_RECLAIM_GRACE_MS")
+    ).pipe(Config.map(Option.map(Duration.millis)))
+  },
   maxDeliveries: int(
     "WORKER_MAX_DELIVERIES",
     1,
     1000,
     5,
     "an entry delivered more often than this goes to the dead-letter stream unprocessed"
+  ),
+  deadLetterCap: int(
+    "DEAD_LETTER_CAP",
+    1,
+    100_000_000,
+    EventLog.defaultDeadLetterCap,
+    "most entries the dead-letter stream keeps; beyond it the oldest are dropped and counted as discarded"
   ),
   shutdownTimeout: ms(
     "WORKER_SHUTDOWN_TIMEOUT_MS",
@@ -100,8 +130,8 @@ const settings = {
   consumer: redisName(
     "WORKER_CONSUMER",
     defaultConsumerName(),
-    "<hostname>-<pid>",
-    "consumer name in the group; must be unique among running replicas",
+    "<hostname>-<pid>-<random>",
+    "consumer name in the group; must be unique among running replicas and per process start",
     validConsumer
   ),
   metricsPort: {

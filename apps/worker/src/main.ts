@@ -4,18 +4,17 @@
  * serving its figures as Prometheus text on WORKER_METRICS_PORT. Any number of replicas may run at once.
  *
  * SIGTERM/SIGINT interrupt the main fiber: the worker stops reading, commits and acks the entries in hand (a drain,
- * see GracefulStop.ts), then the metrics exporter and the connections close and the process exits 0. A bad setting,
+ * core's GracefulStop), then the metrics exporter and the connections close and the process exits 0. A bad setting,
  * or a service unreachable at start, stops the process with a FATAL log line naming it (exit 1). Logging, LOG_LEVEL,
  * exit codes and the fatal line are `@agg/runtime`'s `Main.runMain`; the exporter is its `Metrics.serve`.
  *
  * Deliberately no consuming logic of its own: reading, committing, acking, reclaiming and dead-lettering are the
  * core's; the worker only adds the drain on stop and the metrics endpoint.
  */
-import { Consumer } from "@agg/core"
+import { Consumer, GracefulStop } from "@agg/core"
 import { Main, Metrics } from "@agg/runtime"
 import { PgEventStore, RedisEventLog } from "@agg/storage"
 import { Effect, Layer, Option } from "effect"
-import * as GracefulStop from "./GracefulStop.ts"
 import { helpText, WorkerConfig } from "./WorkerConfig.ts"
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -60,7 +59,12 @@ const samples = (m: Consumer.ConsumerMetrics): ReadonlyArray<Metrics.Sample> => 
 const program = Effect.gen(function* () {
   const config = yield* WorkerConfig
   // The consumer sees the Redis log through the graceful-stop gate; the stream maintenance passes through beside it.
-  const redis = RedisEventLog.layer({ url: config.redisUrl, streamKey: config.streamKey })
+  // Waits for Redis at start (each failed attempt logged, with backoff); bad credentials stop the worker.
+  const redis = RedisEventLog.layerRetrying({
+    url: config.redisUrl,
+    streamKey: config.streamKey,
+    deadLetterCap: config.deadLetterCap
+  })
   const maintenance = Layer.effect(
     RedisEventLog.RedisStreamMaintenance,
     Effect.service(RedisEventLog.RedisStreamMaintenance)
@@ -80,8 +84,10 @@ const program = Effect.gen(function* () {
       consumer: config.consumer,
       batchSize: config.batchSize,
       block: config.block,
+      heartbeatTtl: config.heartbeatTtl,
       reclaimIdle: config.reclaimIdle,
       reclaimInterval: config.reclaimInterval,
+      ...(Option.isSome(config.reclaimGrace) ? { reclaimGrace: config.reclaimGrace.value } : {}),
       maxDeliveries: config.maxDeliveries
     })
     if (Option.isSome(config.metricsPort)) {

@@ -5,14 +5,13 @@
  * the entry stays pending for a consumer that is gone (this test then fails). Plus, on the in-memory ports and the
  * test clock: a stop while the store is down gives up after the timeout and leaves the entries pending.
  */
-import { Consumer, EventLog, EventStore } from "@agg/core"
+import { Consumer, EventLog, EventStore, GracefulStop } from "@agg/core"
 import { MemoryEventLog, MemoryEventStore } from "@agg/core/memory"
 import { PgEventStore, RedisEventLog } from "@agg/storage"
 import { checkPostgres, checkRedis, describeWithServices, TestDatabase, TestRedis } from "@agg/testing/TestServices"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import * as GracefulStop from "../src/GracefulStop.ts"
 import { pendingByConsumer } from "./utils/Verify.ts"
 
 const services = [await checkPostgres(), await checkRedis()]

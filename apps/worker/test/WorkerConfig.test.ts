@@ -14,11 +14,14 @@ describe("WorkerConfig", () => {
       assert.strictEqual(config.streamKey, "agg:events")
       assert.strictEqual(config.batchSize, 500)
       assert.strictEqual(Duration.toMillis(config.block), 1000)
-      assert.strictEqual(Duration.toMillis(config.reclaimIdle), 30_000)
-      assert.strictEqual(Duration.toMillis(config.reclaimInterval), 5000)
+      assert.strictEqual(Duration.toMillis(config.heartbeatTtl), 3000)
+      assert.strictEqual(Duration.toMillis(config.reclaimIdle), 3000)
+      assert.strictEqual(Duration.toMillis(config.reclaimInterval), 1000)
+      assert.isTrue(Option.isNone(config.reclaimGrace), "the consumer's default: twice the heartbeat ttl")
       assert.strictEqual(config.maxDeliveries, 5)
       assert.strictEqual(Duration.toMillis(config.shutdownTimeout), 20_000)
       assert.strictEqual(config.consumer, defaultConsumerName())
+      assert.match(config.consumer, new RegExp(`-${process.pid}-[0-9a-f]{8}$`), "<hostname>-<pid>-<random>")
       assert.isTrue(Option.isNone(config.metricsPort))
     })
   )
@@ -75,6 +78,8 @@ describe("WorkerConfig", () => {
     ["WORKER_BLOCK_MS", { ...required, WORKER_BLOCK_MS: "soon" }],
     ["WORKER_RECLAIM_IDLE_MS", { ...required, WORKER_RECLAIM_IDLE_MS: "5" }],
     ["WORKER_RECLAIM_INTERVAL_MS", { ...required, WORKER_RECLAIM_INTERVAL_MS: "-1" }],
+    ["WORKER_HEARTBEAT_TTL_MS", { ...required, WORKER_HEARTBEAT_TTL_MS: "10" }],
+    ["WORKER_RECLAIM_GRACE_MS", { ...required, WORKER_RECLAIM_GRACE_MS: "later" }],
     ["WORKER_MAX_DELIVERIES", { ...required, WORKER_MAX_DELIVERIES: "0" }],
     ["WORKER_SHUTDOWN_TIMEOUT_MS", { ...required, WORKER_SHUTDOWN_TIMEOUT_MS: "forever" }],
     ["WORKER_CONSUMER", { ...required, WORKER_CONSUMER: "two words" }],
@@ -129,7 +134,7 @@ describe("WorkerConfig", () => {
       assert.include(text, name)
       assert.include(text, `[default: ${fallback}]`)
     }
-    assert.strictEqual(variables.length, 12)
+    assert.strictEqual(variables.length, 15)
     assert.include(text, "LOG_LEVEL")
     assert.match(text, /WORKER_BATCH_SIZE +entries read and committed per transaction \(1-10000\) \[default: 500\]/)
   })

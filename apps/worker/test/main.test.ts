@@ -3,10 +3,15 @@
  * (the docker rehearsal runs it), and a bad setting stops the process with exit 1 and a JSON log line naming the
  * variable, before any connection is attempted.
  */
+
+import { usePrivateRedis } from "@agg/testing/PrivateRedis"
+import { entries, spawnNode } from "@agg/testing/Processes"
+import { checkPostgres, describeWithServices, useTestDatabase } from "@agg/testing/TestServices"
 import { assert, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import { variables } from "../src/WorkerConfig.ts"
-import { entries, spawnNode } from "./utils/Processes.ts"
+
+const postgres = await checkPostgres()
 
 const run = (env: Record<string, string>, args: ReadonlyArray<string> = []) =>
   Effect.gen(function* () {
@@ -58,3 +63,42 @@ it.live("a missing required variable is named", () =>
     assert.include(output, "REDIS_URL")
   })
 )
+
+describeWithServices("Redis unreachable or refusing at start", [postgres], () => {
+  const db = useTestDatabase()
+  const passworded = usePrivateRedis({ args: ["--requirepass", "right-password"] })
+
+  it.live("retries, logging each failed attempt with its cause, and stops on SIGTERM with exit 0", () =>
+    Effect.gen(function* () {
+      const proc = yield* spawnNode("worker", entries.worker, {
+        env: { DATABASE_URL: db().url, REDIS_URL: "redis://127.0.0.1:1" }
+      })
+      const failures = () =>
+        proc
+          .output()
+          .split("\n")
+          .filter((l) => l.includes("Redis") && l.includes("ECONNREFUSED"))
+      yield* Effect.sync(failures).pipe(
+        Effect.repeat({ until: (lines) => lines.length >= 2, schedule: Schedule.spaced("50 millis") }),
+        Effect.timeout("30 seconds")
+      )
+      yield* proc.kill("SIGTERM")
+      const status = yield* proc.exit.pipe(Effect.timeout("30 seconds"))
+      assert.deepStrictEqual(status, { code: 0, signal: null }, proc.output())
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a refused password stops it with exit 1 and a message naming REDIS_URL", () =>
+    Effect.gen(function* () {
+      const { status, output } = yield* run({
+        DATABASE_URL: db().url,
+        REDIS_URL: `redis://:wrong-password@127.0.0.1:${new URL(passworded().url).port}`
+      })
+      assert.strictEqual(status.code, 1, output)
+      const line = JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as { level?: string; message?: string }
+      assert.strictEqual(line.level, "FATAL")
+      assert.include(line.message, "REDIS_URL")
+      assert.notInclude(output, "wrong-password")
+    })
+  )
+})

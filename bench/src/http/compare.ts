@@ -1,5 +1,5 @@
 /**
- * The HTTP-layer comparison of SPEC §6: each server of `servers.ts` (parse-only baselines, and our app on an
+ * The HTTP-layer comparison: each server of `servers.ts` (parse-only baselines, and our app on an
  * in-memory log) runs in its own child process and autocannon (in this process) POSTs one 278-byte event per
  * request over 50 connections: 1 s warm-up, then a measured run; rounds are interleaved and the median kept.
  * Prints a Markdown table (req/s, p50/p99, ratio to bare node:http, server CPU per request) and one JSON line.
@@ -15,7 +15,7 @@ import { parseArgs } from "node:util"
 import autocannon from "autocannon"
 import { type ServerKind, serverKinds } from "./servers.ts"
 
-/** The SPEC's single event: exactly 278 bytes of JSON. */
+/** The reference single event: exactly 278 bytes of JSON. */
 export const singleEvent = (): string => {
   const base = {
     topic: "orders",

@@ -1,5 +1,5 @@
 /**
- * Parse-only HTTP servers for the HTTP-layer comparison (SPEC §6): each reads a POST body, JSON.parses it and
+ * Parse-only HTTP servers for the HTTP-layer comparison: each reads a POST body, JSON.parses it and
  * answers `{"accepted":1}`. Run as a child process (`node servers.ts <kind>`) so the server owns a core and the
  * load generator the other; it prints `{"port":n}` on stdout once listening. Nothing here validates or stores.
  */
@@ -14,7 +14,7 @@ export type ServerKind = (typeof serverKinds)[number]
 
 const ACCEPTED = JSON.stringify({ accepted: 1 })
 
-/** Bare node:http: collect the body, JSON.parse it, answer. The baseline of SPEC §6. */
+/** Bare node:http: collect the body, JSON.parse it, answer. The baseline the others are measured against. */
 const startNodeHttp = (): Promise<number> => {
   const server = Http.createServer((req, res) => {
     const chunks: Array<Buffer> = []

@@ -1,5 +1,5 @@
 /**
- * End-to-end drains (SPEC §6): the prepared sequence published in batches through the api, timed from the first
+ * End-to-end drains: the prepared sequence published in batches through the api, timed from the first
  * publish until GET /stats shows every event processed (`pending == 0` and `unique_processed +
  * duplicate_dropped == events`), then verified exactly against the sequence's known counts and the stored rows.
  *

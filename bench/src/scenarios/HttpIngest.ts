@@ -1,5 +1,5 @@
 /**
- * HTTP ingest (SPEC §6): single-event and batched publishes against several targets that run side by side (the
+ * HTTP ingest: single-event and batched publishes against several targets that run side by side (the
  * parse-only servers, the api in each mode), at full speed, then paced at about half of each api's measured
  * maximum to read latency under load. Every request carries event ids never sent before, so dedup cannot
  * short-circuit the work.

@@ -1,7 +1,7 @@
 /**
  * Baseline "physical limit": one connection inserting the sequence in batches with
- * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`, each batch sorted by (topic, event_id) (PRIMER pitfall
- * 10: a fixed key order is what keeps concurrent inserters deadlock-free, so the real system sorts too). Each batch
+ * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`, each batch sorted by (topic, event_id)
+ * (a fixed key order is what keeps concurrent inserters deadlock-free, so the real system sorts too). Each batch
  * is its own autocommitted statement, so every batch pays one WAL flush, as a worker's commit does.
  *
  * The rate is offered events (duplicates included) per wall-clock second. The next batch is parsed and sorted

@@ -3,8 +3,8 @@
  * `INSERT … ON CONFLICT DO NOTHING` and a counter update (unique or duplicate), then COMMIT, so one WAL flush and
  * four round trips per event. Run on a prefix of the sequence and extrapolated to the full count.
  *
- * @remarks Single connection, no batching, no offsets: the SPEC §6 reference figure (~1,078 ev/s here) measured
- * the same shape. Runs in its own tables of the database it is given.
+ * @remarks Single connection, no batching, no offsets: the seed-style reference figure (~1,078 ev/s on the
+ * development machine) measured the same shape. Runs in its own tables of the database it is given.
  */
 import type pg from "pg"
 import { bodyColumns, type EventSequence } from "../Events.ts"

@@ -2,7 +2,7 @@
  * The idempotent consumer: read a batch from the `EventLog`, commit it to the `EventStore`, then acknowledge it.
  * Never acknowledges before the commit that holds the entries, so a crash at any point leaves them pending, to be
  * reclaimed and committed again, where the store recognises the delivery ids (`Redelivered`) and counts nothing
- * twice. This is the whole of SPEC §5.5 as a program:
+ * twice. This is the whole of "ack after commit" (docs/invariants.md) as a program:
  *
  * - retryable store/log failures are retried with capped exponential backoff and jitter, forever, while the
  *   entries stay pending (the reclaim pass is paused while the store is failing, so an outage does not use up
@@ -405,14 +405,23 @@ export const make = Effect.fnUntraced(function* (
     while (true) {
       const taken = yield* Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
-          const entries = yield* logOp(
-            restore(log.reclaim(consumer, { minIdle: reclaimIdle, count: batchSize })),
-            restore
+          // Not retried: a pass that lost the log ends here, and the next one waits for the grace again (a retry
+          // would claim right after a broker restart, before the live consumers could beat again).
+          const result = yield* Effect.result(
+            restore(log.reclaim(consumer, { minIdle: reclaimIdle, count: batchSize }))
           )
+          if (result._tag === "Failure") {
+            if (!result.failure.retryable) return yield* Effect.fail(result.failure)
+            yield* unreachable
+            yield* Effect.logWarning(`${consumer}: reclaim failed, skipping this pass: ${result.failure.message}`)
+            return undefined
+          }
+          const entries = result.success
           m.reclaimed += entries.length
           return yield* handle(entries, restore)
         })
       )
+      if (taken === undefined) return total
       total += taken
       if (taken < batchSize) return total
     }
@@ -462,7 +471,9 @@ export const make = Effect.fnUntraced(function* (
       Effect.andThen(unreachable, Effect.logWarning(`${consumer}: heartbeat failed: ${error.message}`))
     )
   )
-  const heartbeatLoop = Effect.forever(Effect.andThen(Effect.sleep(Duration.millis(Math.floor(Duration.toMillis(heartbeatTtl) / 3))), beat))
+  const heartbeatLoop = Effect.forever(
+    Effect.andThen(Effect.sleep(Duration.millis(Math.floor(Duration.toMillis(heartbeatTtl) / 3))), beat)
+  )
 
   const run: Effect.Effect<never, EventLogError> = Effect.gen(function* () {
     // Alive before the first read, so no other consumer ever sees this one's entries without a mark.

@@ -7,6 +7,11 @@
  * killed process stops being alive by itself). `reclaim` only takes over entries of consumers without a live mark,
  * so a slow but live consumer never has its work taken away however long one batch takes.
  *
+ * Dead letters: entries that must not be committed are moved aside (`deadLetter`), where they can be listed
+ * (`deadLetters`), appended back once their cause is fixed (`redrive`) or removed for good (`discard`). Every
+ * entry ever appended is, at a quiet point, in exactly one place: processed (committed or dropped as a
+ * duplicate), waiting (`lag + pending`), dead-lettered, or discarded.
+ *
  * @remarks One entry carries one event. The port decodes entries: a consumer sees either an event or the
  * reason it could not be decoded. It never commits anything; ack after commit is the consumer's job.
  */
@@ -67,8 +72,9 @@ export type LogEntry =
 
 /**
  * The log's figures. `received` counts events appended since the log was created; `lag` entries were never
- * delivered; `pending` entries were delivered but not yet acknowledged; `deadLettered` entries were moved
- * aside. Outstanding work is `lag + pending`.
+ * delivered; `pending` entries were delivered but not yet acknowledged; `deadLettered` entries are in the
+ * dead-letter store now (a redrive takes them out again, into `lag`); `discarded` entries were removed from it
+ * for good (by `discard` or by its cap). Outstanding work is `lag + pending`.
  * @category models
  */
 export interface LogStats {
@@ -76,6 +82,47 @@ export interface LogStats {
   readonly lag: number
   readonly pending: number
   readonly deadLettered: number
+  readonly discarded: number
+}
+
+/** How many entries a dead-letter store holds unless configured otherwise. @category models */
+export const defaultDeadLetterCap = 100_000
+
+/**
+ * One entry of the dead-letter store: its own id there (`<ms>-<seq>`, rising in arrival order: the paging cursor
+ * and what `redrive`/`discard` take), where the entry was (`entry`), why and after how many deliveries (0 when
+ * unknown) it was moved, when (ISO), and its content: the event, the raw fields (values base64) of an entry that
+ * does not decode, or `Lost` when the entry had vanished from the stream before it could be copied.
+ * @category models
+ */
+export interface DeadLetterEntry {
+  readonly id: string
+  readonly entry: EntryRef
+  readonly reason: string
+  readonly deliveries: number
+  readonly deadLetteredAt: string
+  readonly content:
+    | { readonly _tag: "Event"; readonly event: Event }
+    | { readonly _tag: "Undecodable"; readonly raw: Readonly<Record<string, string>> }
+    | { readonly _tag: "Lost" }
+}
+
+/** A page of the dead-letter store, oldest first; `nextAfter`: the last id, or the query's `after`. @category models */
+export interface DeadLetterPage {
+  readonly entries: ReadonlyArray<DeadLetterEntry>
+  readonly nextAfter: string
+}
+
+/**
+ * What `redrive`/`discard` did: `count` entries moved (appended back, or removed for good); of the ids asked
+ * for, `missing` are not in the dead-letter store (never were, or already redriven or discarded) and `skipped`
+ * (redrive only) have `Lost` content, so nothing could be appended: they stay until discarded.
+ * @category models
+ */
+export interface DeadLetterOutcome {
+  readonly count: number
+  readonly missing: ReadonlyArray<string>
+  readonly skipped: ReadonlyArray<string>
 }
 
 /**
@@ -124,9 +171,30 @@ export class EventLog extends Context.Service<
     ) => Effect.Effect<ReadonlyArray<LogEntry>, EventLogError>
     /**
      * Move an entry to the dead-letter store with the reason and its delivery count, and acknowledge it, in one
-     * atomic step. It is counted in `deadLettered` and never delivered again.
+     * atomic step. It is counted in `deadLettered` and never delivered again (unless redriven). The store is
+     * capped: when it is full, its oldest entries are dropped in the same step and counted in `discarded`.
      */
     readonly deadLetter: (entry: LogEntry, reason: string) => Effect.Effect<void, EventLogError>
+    /**
+     * A page of the dead-letter store: up to `limit` entries with ids after `after` (from the oldest without it).
+     */
+    readonly deadLetters: (query: {
+      readonly after?: string
+      readonly limit: number
+    }) => Effect.Effect<DeadLetterPage, EventLogError>
+    /**
+     * Append dead-lettered entries back to the log, each as a new never-delivered entry with its original fields,
+     * and remove them from the dead-letter store: per entry in one atomic step, so an entry is never both or
+     * neither. `deadLettered` goes down and `lag` up by one each; `received` stays (the events were counted when
+     * first appended). An entry that fails again is dead-lettered again (a new id), like any other. `"all"`: every
+     * entry in the store when the call starts (those dead-lettered meanwhile stay).
+     */
+    readonly redrive: (ids: ReadonlyArray<string> | "all") => Effect.Effect<DeadLetterOutcome, EventLogError>
+    /**
+     * Remove dead-lettered entries for good: `deadLettered` goes down and `discarded` up by one each, atomically
+     * per entry (`"all"`: the whole store in one step). `skipped` is always empty.
+     */
+    readonly discard: (ids: ReadonlyArray<string> | "all") => Effect.Effect<DeadLetterOutcome, EventLogError>
     /** The current figures. */
     readonly stats: Effect.Effect<LogStats, EventLogError>
     /**

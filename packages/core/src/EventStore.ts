@@ -51,6 +51,32 @@ export interface StoreStats {
 }
 
 /**
+ * The store's overall counters and how many topics it holds, read without scanning the topics (see `totals`).
+ * `duplicates` includes `conflicts`. @category models
+ */
+export interface StoreTotals {
+  readonly unique: number
+  readonly duplicates: number
+  readonly conflicts: number
+  readonly topicCount: number
+}
+
+/** A page of topics: names greater than `after` ("" for the first page), at most `limit`. @category models */
+export interface TopicQuery {
+  readonly after: string
+  readonly limit: number
+}
+
+/**
+ * A page of topics with their counters, sorted by name. `nextAfter` is always the `after` of the next page: the
+ * last returned name, or the query's own `after` when the page is empty. @category models
+ */
+export interface TopicPage {
+  readonly topics: ReadonlyArray<TopicStats>
+  readonly nextAfter: string
+}
+
+/**
  * A page query. With `topic`: that topic's events with offset > `after`, in offset order. Without: every topic,
  * in storage order, with `after` a storage position (the previous page's `nextAfter`). Either way no commit can
  * ever add an event before one a read has returned, so a reader paging on while others commit misses nothing and
@@ -144,8 +170,22 @@ export class EventStore extends Context.Service<
      * never a scan.
      */
     readonly cursorAt: (query: TimeQuery) => Effect.Effect<number, EventStoreError>
-    /** The counters, overall and per topic (topics sorted by name). */
+    /**
+     * The counters, overall and per topic (topics sorted by name). Reads every topic: prefer `totals` and
+     * `topics`, whose cost does not grow with the number of topics.
+     */
     readonly stats: Effect.Effect<StoreStats, EventStoreError>
+    /**
+     * The overall counters and the topic count, without a scan per call and without a row that every commit
+     * updates (which would serialize all writers). A store may serve them from an aggregate it refreshes at most
+     * every so often, plus its own commits since; its documentation states how stale they may be. At a quiet
+     * point, once that bound has passed, they equal the sums of the per-topic counters.
+     */
+    readonly totals: Effect.Effect<StoreTotals, EventStoreError>
+    /** One page of topics by name (see `TopicQuery`), each with its counters; an index range, never a scan. */
+    readonly topics: (query: TopicQuery) => Effect.Effect<TopicPage, EventStoreError>
+    /** Whether the store answers at all: one round trip that reads nothing (a liveness check). */
+    readonly ping: Effect.Effect<void, EventStoreError>
     /**
      * Forget recorded entries of `floor.stream` whose id is below `floor.id` (ids compared as numbers: ms, then
      * seq) and that were committed more than `olderThan` ago; returns how many were forgotten. The record of

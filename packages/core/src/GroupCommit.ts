@@ -13,7 +13,7 @@
  * the store's commit (direct ingest), or an `EventLog` adapter's append (one transaction for many small appends).
  *
  * It does not retry failed commits: a failed transaction fails every caller in it, who may retry (dedup makes
- * that safe). It knows nothing about HTTP.
+ * that safe). It knows nothing about HTTP. See docs/design.md, "Group commit".
  */
 import { type Cause, Clock, Data, Duration, Effect, Exit, Fiber, Option, Queue, type Scope } from "effect"
 import { type Delivery, EventStore, type EventStoreError, type Outcome } from "./EventStore.ts"

@@ -1,14 +1,16 @@
 /**
- * Pure: the figures served by GET /stats (SPEC §4), combined from the store's counters and, in queued mode, the
- * log's, and the invariant of SPEC §5.3 they must satisfy at every quiet point:
+ * Pure: the figures served by GET /stats, combined from the store's counters and, in queued mode, the
+ * log's, and the identity they must satisfy at every quiet point (docs/invariants.md, "Exact stats"):
  *
- *     received == unique_processed + duplicate_dropped + pending + dead_lettered
+ *     received == unique_processed + duplicate_dropped + pending + dead_lettered + discarded
  *
  * - `received`: events accepted (appended to the log; in direct mode: committed, since nothing waits there).
  * - `unique_processed`: events stored (one per key); `duplicate_dropped`: deliveries dropped as duplicates,
  *   conflicts included; `conflicts`: the subset of duplicates whose content differed from the stored version.
  * - `pending`: accepted, not yet processed = log entries never delivered (lag) + delivered but not acknowledged.
- * - `dead_lettered`: entries moved to the dead-letter store instead of being committed.
+ * - `dead_lettered`: entries in the dead-letter store (moved there instead of being committed; a redrive moves
+ *   one back into `pending`, and it is counted wherever it ends up next).
+ * - `discarded`: dead-lettered entries removed for good (by hand, or dropped by the dead-letter store's cap).
  * A redelivered entry whose batch was already committed counts nowhere a second time.
  *
  * "Quiet point" matters: while a consumer holds a committed-but-not-yet-acknowledged batch, its events are both
@@ -17,7 +19,7 @@
  * only if it was never committed (see Consumer). Uptime is the API's business, not this module's.
  */
 import type { LogStats } from "./EventLog.ts"
-import type { StoreStats } from "./EventStore.ts"
+import type { StoreStats, StoreTotals } from "./EventStore.ts"
 
 /** One topic's figures. @category models */
 export interface TopicFigures {
@@ -26,7 +28,7 @@ export interface TopicFigures {
   readonly conflicts: number
 }
 
-/** The stats object of SPEC §4 (without `uptime_seconds`, which the API adds). @category models */
+/** The stats object of GET /stats (without `uptime_seconds`, which the API adds). @category models */
 export interface Stats {
   readonly received: number
   readonly unique_processed: number
@@ -34,6 +36,7 @@ export interface Stats {
   readonly conflicts: number
   readonly pending: number
   readonly dead_lettered: number
+  readonly discarded: number
   /** Topic names, sorted. */
   readonly topics: ReadonlyArray<string>
   /** Per-topic counters, keyed by topic name. */
@@ -61,7 +64,8 @@ export const fromQueued = (store: StoreStats, log: LogStats): Stats => ({
   received: log.received,
   ...storePart(store),
   pending: log.lag + log.pending,
-  dead_lettered: log.deadLettered
+  dead_lettered: log.deadLettered,
+  discarded: log.discarded
 })
 
 /**
@@ -73,16 +77,48 @@ export const fromDirect = (store: StoreStats): Stats => ({
   received: store.unique + store.duplicates,
   ...storePart(store),
   pending: 0,
-  dead_lettered: 0
+  dead_lettered: 0,
+  discarded: 0
+})
+
+/** Most topic names GET /stats lists (the first ones by name); GET /topics pages them all. @category models */
+export const LISTED_TOPICS = 1000
+
+/**
+ * The figures of GET /stats as served: the counters, the first topic names (at most `LISTED_TOPICS`) and the
+ * topic count. Built from the store's totals, never from every topic row. @category models
+ */
+export interface Overview extends Omit<Stats, "topics" | "per_topic"> {
+  readonly topics: ReadonlyArray<string>
+  readonly topic_count: number
+}
+
+/**
+ * The `Overview` from the store's totals and first topic names, plus the log's figures in queued mode (as in
+ * `fromQueued`), or none in direct mode (as in `fromDirect`).
+ * @category constructors
+ */
+export const overview = (totals: StoreTotals, topics: ReadonlyArray<string>, log?: LogStats): Overview => ({
+  received: log === undefined ? totals.unique + totals.duplicates : log.received,
+  unique_processed: totals.unique,
+  duplicate_dropped: totals.duplicates,
+  conflicts: totals.conflicts,
+  pending: log === undefined ? 0 : log.lag + log.pending,
+  dead_lettered: log === undefined ? 0 : log.deadLettered,
+  discarded: log === undefined ? 0 : log.discarded,
+  topics,
+  topic_count: totals.topicCount
 })
 
 /**
- * How far the figures are from the invariant: `received - (unique + duplicates + pending + dead_lettered)`.
+ * How far the figures are from the invariant:
+ * `received - (unique + duplicates + pending + dead_lettered + discarded)`.
  * 0 at a quiet point; negative while a committed batch awaits its ack; positive means events were lost.
  * @category constructors
  */
-export const imbalance = (stats: Stats): number =>
-  stats.received - (stats.unique_processed + stats.duplicate_dropped + stats.pending + stats.dead_lettered)
+export const imbalance = (stats: Pick<Stats, "received" | "unique_processed" | "duplicate_dropped" | "pending" | "dead_lettered" | "discarded">): number =>
+  stats.received -
+  (stats.unique_processed + stats.duplicate_dropped + stats.pending + stats.dead_lettered + stats.discarded)
 
 /**
  * Check the invariant and the per-topic sums; returns the list of violations (empty when all hold).
@@ -94,7 +130,8 @@ export const violations = (stats: Stats): Array<string> => {
   if (gap !== 0)
     out.push(
       `received (${stats.received}) != unique_processed (${stats.unique_processed}) + duplicate_dropped ` +
-        `(${stats.duplicate_dropped}) + pending (${stats.pending}) + dead_lettered (${stats.dead_lettered})`
+        `(${stats.duplicate_dropped}) + pending (${stats.pending}) + dead_lettered (${stats.dead_lettered}) + ` +
+        `discarded (${stats.discarded})`
     )
   const figures = Object.values(stats.per_topic)
   const sum = (f: (t: TopicFigures) => number) => figures.reduce((n, t) => n + f(t), 0)

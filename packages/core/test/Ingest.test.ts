@@ -1,6 +1,7 @@
 import type { Event } from "@agg/schema"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
 import { EventLog, EventLogError } from "../src/EventLog.ts"
 import { EventStore } from "../src/EventStore.ts"
 import * as Ingest from "../src/Ingest.ts"
@@ -62,7 +63,13 @@ describe("Ingest", () => {
       const ingest = yield* Ingest.Ingest
       assert.strictEqual(ingest.mode, "queued")
       assert.deepStrictEqual(yield* ingest.publish([ev("a"), ev("a")]), { accepted: 2 })
-      assert.deepStrictEqual(yield* (yield* EventLog).stats, { received: 2, lag: 2, pending: 0, deadLettered: 0 })
+      assert.deepStrictEqual(yield* (yield* EventLog).stats, {
+        received: 2,
+        lag: 2,
+        pending: 0,
+        deadLettered: 0,
+        discarded: 0
+      })
     }).pipe(Effect.provide(Ingest.layerQueued.pipe(Layer.provideMerge(MemoryEventLog.layer))))
   )
 
@@ -84,5 +91,69 @@ describe("Ingest", () => {
         )
       )
     )
+  )
+  it.effect("queued: above the backlog's high-water mark publishing is refused as Overloaded, then resumes", () =>
+    Effect.gen(function* () {
+      const memLog = yield* MemoryEventLog.make()
+      let statsCalls = 0
+      const log = EventLog.of({
+        ...memLog.log,
+        stats: Effect.tap(memLog.log.stats, () => Effect.sync(() => statsCalls++))
+      })
+      yield* Effect.gen(function* () {
+        const ingest = yield* Ingest.Ingest
+        yield* Effect.yieldNow // the first measurement (empty log)
+        assert.deepStrictEqual(yield* ingest.backlog, Option.some({ size: 0, max: 5, refusing: false }))
+        // Under the mark: accepted, however many publishes, without a stats call each.
+        for (let i = 0; i < 6; i++) yield* ingest.publish([ev(`a${i}`)])
+        assert.strictEqual(statsCalls, 1, "publishes do not measure")
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(yield* ingest.backlog, Option.some({ size: 6, max: 5, refusing: true }))
+        const refused = yield* Effect.flip(ingest.publish([ev("late")]))
+        assert.deepStrictEqual([refused.reason, refused.retryable], ["Overloaded", true])
+        assert.match(refused.message, /backlog \(6 entries\) is above its high-water mark \(5\)/)
+        assert.strictEqual((yield* log.stats).received, 6, "nothing of a refused request was appended")
+        // The workers drain: accepted again after the next measurement.
+        const taken = yield* log.read("w", { count: 100, block: Duration.zero })
+        yield* log.ack(taken)
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(yield* ingest.publish([ev("late")]), { accepted: 1 })
+        assert.isFalse(Option.getOrThrow(yield* ingest.backlog).refusing)
+      }).pipe(
+        Effect.provide(Ingest.layerQueuedWith({ maxBacklog: 5 }).pipe(Layer.provide(Layer.succeed(EventLog, log))))
+      )
+    })
+  )
+
+  it.effect("queued: while the log cannot give its figures, the size is unknown and appends decide", () =>
+    Effect.gen(function* () {
+      const ingest = yield* Ingest.Ingest
+      yield* Effect.yieldNow
+      assert.deepStrictEqual(yield* ingest.backlog, Option.some({ size: undefined, max: 1, refusing: false }))
+      assert.deepStrictEqual(yield* ingest.publish([ev("a"), ev("b")]), { accepted: 2 })
+    }).pipe(
+      Effect.provide(
+        Ingest.layerQueuedWith({ maxBacklog: 1 }).pipe(
+          Layer.provide(
+            MemoryEventLog.layerWith({
+              fault: (operation) =>
+                operation === "stats"
+                  ? Effect.fail(new EventLogError({ operation, retryable: true, message: "busy" }))
+                  : Effect.void
+            })
+          )
+        )
+      )
+    )
+  )
+
+  it.effect("direct mode has no backlog; bad queued options are refused", () =>
+    Effect.gen(function* () {
+      assert.isTrue(Option.isNone(yield* (yield* Ingest.Ingest).backlog))
+      const bad = yield* Effect.flip(
+        Layer.build(Ingest.layerQueuedWith({ maxBacklog: 0 }).pipe(Layer.provide(MemoryEventLog.layer)))
+      )
+      assert.match(bad.message, /maxBacklog/)
+    }).pipe(Effect.scoped, Effect.provide(Ingest.layerDirect().pipe(Layer.provideMerge(MemoryEventStore.layer))))
   )
 })

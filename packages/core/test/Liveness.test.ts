@@ -40,7 +40,7 @@ const setup = (logOptions: MemoryEventLog.Options = {}) =>
   })
 
 /** Step the clock in 100 ms ticks until `done`, failing past `limitMs`; returns the elapsed time. */
-const stepUntil = (done: Effect.Effect<boolean>, limitMs: number) =>
+const stepUntil = <E>(done: Effect.Effect<boolean, E>, limitMs: number) =>
   Effect.gen(function* () {
     let elapsed = 0
     while (!(yield* done)) {

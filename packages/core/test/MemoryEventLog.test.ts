@@ -50,7 +50,7 @@ describe("MemoryEventLog", () => {
       assert.deepStrictEqual(entry, { _tag: "Undecodable", stream: "memory", id, deliveries: 1, reason: "not JSON" })
       yield* m.log.deadLetter(entry!, "undecodable: not JSON")
       yield* m.log.deadLetter(entry!, "again")
-      assert.deepStrictEqual(yield* m.log.stats, { received: 1, lag: 0, pending: 0, deadLettered: 1 })
+      assert.deepStrictEqual(yield* m.log.stats, { received: 1, lag: 0, pending: 0, deadLettered: 1, discarded: 0 })
       assert.deepStrictEqual(
         (yield* m.deadLetters).map((d) => [d.entry.id, d.reason, d.deliveries]),
         [[id, "undecodable: not JSON", 1]]
@@ -68,7 +68,7 @@ describe("MemoryEventLog", () => {
       })
       const error = yield* Effect.flip(log.append([ev(1)]))
       assert.isTrue(error.retryable)
-      assert.deepStrictEqual(yield* log.stats, { received: 0, lag: 0, pending: 0, deadLettered: 0 })
+      assert.deepStrictEqual(yield* log.stats, { received: 0, lag: 0, pending: 0, deadLettered: 0, discarded: 0 })
     })
   )
 })

@@ -1,6 +1,7 @@
 /**
- * @agg/core must stay pure (SPEC §1, STYLE §2): its sources may import only effect, @agg/schema and each other.
- * This scans every import/export specifier under src/ and fails on anything else (drivers, node:*, HTTP, ...).
+ * @agg/core must stay pure (it is imported by other services): its sources may import only effect, @agg/schema and
+ * each other. This scans every import/export specifier under src/ and fails on anything else (drivers, node:*, HTTP,
+ * ...).
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { join, relative } from "node:path"

@@ -106,7 +106,7 @@ export const keyList = (name: string): Config.Config<ReadonlyArray<Redacted.Reda
  */
 export const provider = (options: {
   readonly emptyIsValue: ReadonlyArray<string>
-  readonly env?: Record<string, string | undefined>
+  readonly env?: Record<string, string>
 }): ConfigProvider.ConfigProvider => {
   const source = options.env === undefined ? {} : { env: options.env }
   const plain = ConfigProvider.fromEnv(source)

@@ -1,5 +1,5 @@
 /**
- * The event of SPEC §3: its valibot schema and the type inferred from it, plus the stored form served by
+ * The event: its valibot schema and the type inferred from it, plus the stored form served by
  * GET /events. Validation only: nothing here hashes, dedups or stores.
  *
  * Decisions (see README):
@@ -14,7 +14,7 @@ import * as v from "valibot"
 import { objectMessage } from "./Issues.ts"
 import { defaultLimits, type Limits } from "./Limits.ts"
 
-/** The longest `topic`, `event_id` and `source`, in Unicode code points (SPEC §3). */
+/** The longest `topic`, `event_id` and `source`, in Unicode code points. */
 export const MAX_TEXT_LENGTH = 255
 
 // No whitespace (any Unicode White_Space, which includes U+00A0 and U+2003) and no control characters.
@@ -215,11 +215,11 @@ export const makeEvent = (limits: Pick<Limits, "maxPayloadBytes"> = defaultLimit
     v.custom<v.InferInput<EventObject>>(isPlainObject, "event must be a JSON object"),
     eventObject(limits.maxPayloadBytes),
     v.metadata({
-      description: "One event (SPEC §3). `(topic, event_id)` is the dedup key. Unknown top-level fields are dropped."
+      description: "One event. `(topic, event_id)` is the dedup key. Unknown top-level fields are dropped."
     })
   )
 
-/** The event of SPEC §3 with the default limits. @category models */
+/** The event with the default limits. @category models */
 export const Event = makeEvent()
 /** A valid event: `timestamp` normalized to UTC. `(topic, event_id)` is its dedup key. @category models */
 export type Event = v.InferOutput<typeof Event>

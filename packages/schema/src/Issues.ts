@@ -1,5 +1,5 @@
 /**
- * valibot issues flattened to the problems the API answers with (SPEC §4): `{ index, path, message }`, where
+ * valibot issues flattened to the problems the API answers with: `{ index, path, message }`, where
  * `index` is the event's position in the batch (null for a problem of the body or of query parameters) and
  * `path` is relative to that event ("topic", "payload") or names the body part / parameter ("events", "limit").
  * Does not decide HTTP statuses; the schemas' own messages already name the field.

@@ -9,18 +9,22 @@
  * build the OpenAPI document itself (paths, responses): that belongs to the API.
  */
 import { type ConversionConfig, toJsonSchemaDefs } from "@valibot/to-json-schema"
+import { DeadLetter, DeadLetterSelection, DeadLettersPage, DiscardReply, RedriveReply } from "./DeadLetters.ts"
 import { makeEvent, StoredEvent } from "./Event.ts"
 import { DEFAULT_PAGE_LIMIT, EventQuery as EventQuerySchema } from "./EventQuery.ts"
 import { Problem } from "./Issues.ts"
 import { defaultLimits, type Limits } from "./Limits.ts"
 import {
+  ConflictsPage,
   EventsPage,
   HealthBody,
   makeErrorBody,
   PublishCommitted,
   PublishQueued,
   PublishReply,
-  StatsBody
+  StatsBody,
+  StoredConflict,
+  TopicsPage
 } from "./Responses.ts"
 
 /** A JSON Schema object. @category models */
@@ -37,9 +41,17 @@ export interface JsonSchemas {
   readonly PublishQueued: JsonSchema
   readonly PublishReply: JsonSchema
   readonly StatsBody: JsonSchema
+  readonly TopicsPage: JsonSchema
   readonly HealthBody: JsonSchema
   readonly ErrorBody: JsonSchema
   readonly Problem: JsonSchema
+  readonly StoredConflict: JsonSchema
+  readonly ConflictsPage: JsonSchema
+  readonly DeadLetter: JsonSchema
+  readonly DeadLettersPage: JsonSchema
+  readonly DeadLetterSelection: JsonSchema
+  readonly RedriveReply: JsonSchema
+  readonly DiscardReply: JsonSchema
 }
 
 /** An OpenAPI 3.1 query parameter object. @category models */
@@ -65,7 +77,9 @@ const ref = (name: keyof JsonSchemas): JsonSchema => ({ $ref: `#/components/sche
 /**
  * The component schemas for the given limits: `Event`, `StoredEvent`, `PublishBody` (oneOf the three shapes),
  * `EventQuery` (the parameters as one object; see `eventQueryParameters`) and the response bodies (`EventsPage`,
- * `PublishCommitted`/`PublishQueued`/`PublishReply`, `StatsBody`, `HealthBody`, `ErrorBody` and its `Problem`).
+ * `PublishCommitted`/`PublishQueued`/`PublishReply`, `StatsBody`, `TopicsPage`, `HealthBody`, `ErrorBody` and its `Problem`, the
+ * conflicts' `StoredConflict`/`ConflictsPage`, and the dead letters' `DeadLetter`/`DeadLettersPage`, the
+ * `DeadLetterSelection` request body and its `RedriveReply`/`DiscardReply`).
  * `errorCodes`: the codes `ErrorBody.error.code` may take (any string when absent).
  * @category constructors
  */
@@ -79,9 +93,17 @@ export const makeJsonSchemas = (
     PublishQueued,
     PublishReply,
     StatsBody,
+    TopicsPage,
     HealthBody,
     ErrorBody: makeErrorBody(options.errorCodes),
-    Problem
+    Problem,
+    StoredConflict,
+    ConflictsPage,
+    DeadLetter,
+    DeadLettersPage,
+    DeadLetterSelection,
+    RedriveReply,
+    DiscardReply
   }
   const defs = toJsonSchemaDefs(
     { Event: makeEvent(limits), StoredEvent, EventQuery: EventQuerySchema, ...responses },
@@ -108,7 +130,7 @@ export const makeJsonSchemas = (
       }
     ]
   }
-  const params = defs.EventQuery["properties"] as Record<"topic" | "after" | "limit", JsonSchema>
+  const params = defs.EventQuery["properties"] as Record<"topic" | "after" | "since" | "limit", JsonSchema>
   const { required: _none, ...queryObject } = defs.EventQuery
   const EventQuery: JsonSchema = {
     ...queryObject,
@@ -116,6 +138,7 @@ export const makeJsonSchemas = (
     properties: {
       topic: params.topic,
       after: { ...params.after, default: 0 },
+      since: params.since,
       limit: { ...params.limit, default: DEFAULT_PAGE_LIMIT }
     },
     additionalProperties: false

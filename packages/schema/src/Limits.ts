@@ -1,19 +1,19 @@
 /**
- * Request limits of SPEC §3–§4, as one value so the API can configure them and the schemas can enforce them.
- * Holds no validation logic itself.
+ * The request limits (payload, events per request, body), as one value so the API can configure them and the schemas
+ * can enforce them. Holds no validation logic itself.
  */
 
 /** @category models */
 export interface Limits {
-  /** Maximum size of one event's `payload`, serialized as JSON, in bytes (SPEC default 64 KiB). */
+  /** Maximum size of one event's `payload`, serialized as JSON, in bytes (default 64 KiB). */
   readonly maxPayloadBytes: number
-  /** Maximum number of events in one publish request (SPEC default 10,000). */
+  /** Maximum number of events in one publish request (default 10,000). */
   readonly maxEventsPerRequest: number
-  /** Maximum size of one request body in bytes (SPEC default 10 MiB). */
+  /** Maximum size of one request body in bytes (default 10 MiB). */
   readonly maxBodyBytes: number
 }
 
-/** The defaults of SPEC §4. @category constructors */
+/** The default limits. @category constructors */
 export const defaultLimits: Limits = {
   maxPayloadBytes: 64 * 1024,
   maxEventsPerRequest: 10_000,

@@ -1,6 +1,6 @@
 /**
- * The bodies the API answers with (SPEC §4), as valibot schemas, each with the type of the same name:
- * `PublishReply` (`PublishCommitted` 200 / `PublishQueued` 202), `StatsBody`, `EventsPage`, `HealthBody` and
+ * The bodies the API answers with, as valibot schemas, each with the type of the same name:
+ * `PublishReply` (`PublishCommitted` 200 / `PublishQueued` 202), `StatsBody`, `TopicsPage`, `EventsPage`, `HealthBody` and
  * `ErrorBody`. The API types its replies with them, its OpenAPI document takes their JSON Schema (see
  * `makeJsonSchemas`), and clients check what they receive with `checkResponse`.
  *
@@ -74,11 +74,15 @@ export const StatsBody = object("stats", {
   dead_lettered: v.exactOptional(
     described(count("dead_lettered"), "Entries moved to the dead-letter store instead of committed.")
   ),
+  discarded: v.exactOptional(
+    described(count("discarded"), "Dead-lettered entries removed for good (discarded, or dropped by the cap).")
+  ),
   topics: v.pipe(
     v.array(v.string("topics must hold strings"), "topics must be an array"),
     v.readonly(),
-    v.metadata({ description: "Topic names, sorted." })
+    v.metadata({ description: "Topic names, sorted: the first 1,000 (GET /topics pages them all)." })
   ),
+  topic_count: v.exactOptional(described(count("topic_count"), "How many topics there are, listed or not.")),
   per_topic: v.exactOptional(
     v.pipe(
       v.record(v.string(), TopicCounts, "per_topic must be an object"),
@@ -90,6 +94,34 @@ export const StatsBody = object("stats", {
 })
 /** @category models */
 export type StatsBody = v.InferOutput<typeof StatsBody>
+
+/** One topic of GET /topics: its name and counters. @category models */
+export const TopicItem = object("topic", {
+  topic: v.string("topic must be a string"),
+  unique_processed: count("unique_processed"),
+  duplicate_dropped: count("duplicate_dropped"),
+  conflicts: count("conflicts")
+})
+/** @category models */
+export type TopicItem = v.InferOutput<typeof TopicItem>
+
+/**
+ * GET /topics: one page of topics by name, with their counters. `next_after` is the `after` of the next page:
+ * the last returned name, or the given `after` when the page is empty.
+ * @category models
+ */
+export const TopicsPage = v.pipe(
+  object("topics page", {
+    topics: v.pipe(v.array(TopicItem, "topics must be an array"), v.readonly()),
+    next_after: described(
+      v.string("next_after must be a string"),
+      "The `after` of the next page: the last returned name, or the given `after` when the page is empty."
+    )
+  }),
+  v.metadata({ description: "One page of GET /topics." })
+)
+/** @category models */
+export type TopicsPage = v.InferOutput<typeof TopicsPage>
 
 /**
  * GET /events: one page. `next_after` is the `after` of the next read: the last returned offset (with `topic`)
@@ -174,7 +206,19 @@ export const HealthBody = object("health", {
   checks: object("checks", {
     store: HealthCheck,
     stream: v.exactOptional(v.pipe(HealthCheck, v.metadata({ description: "Queued mode only: the Redis stream." })))
-  })
+  }),
+  backlog: v.exactOptional(
+    described(
+      object("backlog", {
+        size: v.nullable(count("size")),
+        max: count("max"),
+        accepting: v.boolean("accepting must be a boolean")
+      }),
+      "Queued mode only: entries waiting (stream lag + pending) as last measured (null: unknown), the high-water " +
+        "mark above which POST /publish answers 503, and whether publishing is accepted now. It does not change " +
+        "the status: reads are served either way."
+    )
+  )
 })
 /** @category models */
 export type HealthBody = v.InferOutput<typeof HealthBody>

@@ -92,7 +92,7 @@ const payloadCases: Array<Case> = [
 ]
 
 const otherCases: Array<Case> = [
-  ["the SPEC example", {}, null],
+  ["the README example", {}, null],
   ["missing topic", { topic: undefined }, ["topic", "topic is required"]],
   ["missing payload", { payload: undefined }, ["payload", "payload is required"]]
 ]

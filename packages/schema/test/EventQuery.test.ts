@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { parseEventQuery } from "../src/index.ts"
+import { parseEventQuery, parseStreamQuery } from "../src/index.ts"
 
 describe("GET /events query parameters", () => {
   it.each([
@@ -48,8 +48,8 @@ describe("GET /events query parameters", () => {
     expect(parseEventQuery(new URLSearchParams("topic=t&offset=3&page=2"))).toEqual({
       ok: false,
       issues: [
-        { index: null, path: "offset", message: 'unknown query parameter "offset" (allowed: topic, after, limit)' },
-        { index: null, path: "page", message: 'unknown query parameter "page" (allowed: topic, after, limit)' }
+        { index: null, path: "offset", message: 'unknown query parameter "offset" (allowed: topic, after, since, limit)' },
+        { index: null, path: "page", message: 'unknown query parameter "page" (allowed: topic, after, since, limit)' }
       ]
     })
   })
@@ -73,5 +73,26 @@ describe("GET /events query parameters", () => {
   it("lists every problem at once", () => {
     const result = parseEventQuery({ after: "-1", limit: "5000", x: "1" })
     expect(result.ok === false && result.issues.map((p) => p.path)).toEqual(["x", "after", "limit"])
+  })
+
+  it("takes since as an ISO time with a zone, normalized to UTC, and refuses it beside after", () => {
+    expect(parseEventQuery({ topic: "t", since: "2026-11-21T12:00:00+02:00" })).toEqual({
+      ok: true,
+      query: { topic: "t", after: 0, since: "2026-11-21T10:00:00.000Z", limit: 100 }
+    })
+    const bad = parseEventQuery({ since: "yesterday" })
+    expect(bad.ok === false && bad.issues.map((p) => p.path)).toEqual(["since"])
+    expect(parseEventQuery({ after: "3", since: "2026-11-21T10:00:00Z" })).toEqual({
+      ok: false,
+      issues: [{ index: null, path: "since", message: "give after or since, not both" }]
+    })
+  })
+
+  it("parses the stream's parameters: no limit", () => {
+    expect(parseStreamQuery({ topic: "t", after: "7" })).toEqual({ ok: true, query: { topic: "t", after: 7 } })
+    const bad = parseStreamQuery({ limit: "5" })
+    expect(bad.ok === false && bad.issues[0]?.message).toBe(
+      'unknown query parameter "limit" (allowed: topic, after, since)'
+    )
   })
 })

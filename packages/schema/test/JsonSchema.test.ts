@@ -35,6 +35,7 @@ describe("JSON Schema export", () => {
     expect(eventQueryParameters().map((p) => [p.name, p.in, p.schema["type"]])).toEqual([
       ["topic", "query", "string"],
       ["after", "query", "integer"],
+      ["since", "query", "string"],
       ["limit", "query", "integer"]
     ])
   })

@@ -7,12 +7,14 @@
  */
 
 export type * from "./postgres/Database.ts"
+export * as Inbox from "./postgres/Inbox.ts"
 export * as Migrations from "./postgres/Migrations.ts"
 export * as PgConnection from "./postgres/PgConnection.ts"
 export * as PgError from "./postgres/PgError.ts"
 export * as PgEventStore from "./postgres/PgEventStore.ts"
+export * as RedisDurability from "./redis/Durability.ts"
 export * as RedisEntry from "./redis/Entry.ts"
+export * as RedisLiveness from "./redis/Liveness.ts"
 export * as RedisError from "./redis/RedisError.ts"
 export * as RedisEventLog from "./redis/RedisEventLog.ts"
-export * as RedisLiveness from "./redis/Liveness.ts"
 export * as StreamKeys from "./redis/StreamKeys.ts"

@@ -1,6 +1,6 @@
 // The EventStore contract on PGlite (in memory and file-backed), plus what only a file-backed store can show:
 // events, counters and dedup state survive a close and reopen.
-import { mkdtempSync, rmSync } from "node:fs"
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { EventStore } from "@agg/core"
@@ -96,4 +96,34 @@ it.live("a setup fault (a dropped table) fails commit and lookup retryably, a re
     assert.isTrue(lookup.retryable, lookup.message)
     assert.strictEqual((yield* store.stats).unique, 0, "nothing of either batch committed")
   }).pipe(Effect.scoped)
+)
+
+// Every directory and file under `dir` with a mode that lets anyone but the owner in.
+const openToOthers = (dir: string): Array<string> => {
+  const out: Array<string> = []
+  const visit = (path: string) => {
+    const stat = statSync(path)
+    const allowed = stat.isDirectory() ? 0o700 : 0o600
+    if ((stat.mode & 0o777 & ~allowed) !== 0) out.push(`${(stat.mode & 0o777).toString(8)} ${path}`)
+    if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name))
+  }
+  visit(dir)
+  return out
+}
+
+it.live("the data directory is private: 0700, its files 0600; looser modes found at start are tightened", () =>
+  Effect.gen(function* () {
+    const dataDir = join(tempDir(), "private")
+    const open = Effect.gen(function* () {
+      yield* (yield* EventStore.EventStore).commit([{ event: makeEvent("t", "1") }])
+    }).pipe(Effect.provide(layerPglite({ dataDir })))
+    yield* open
+    assert.deepStrictEqual(openToOthers(dataDir), [])
+    assert.strictEqual(statSync(dataDir).mode & 0o777, 0o700)
+    // loosened while stopped (a copy, a restore with another umask): the next start tightens them
+    chmodSync(dataDir, 0o755)
+    chmodSync(join(dataDir, "PG_VERSION"), 0o666)
+    yield* open
+    assert.deepStrictEqual(openToOthers(dataDir), [])
+  })
 )

@@ -67,7 +67,8 @@ describe("StreamKeys", () => {
       stream: "{agg:events:p0}:stream",
       received: "{agg:events:p0}:received",
       deadLetter: "{agg:events:p0}:dlq",
-      deadLettered: "{agg:events:p0}:dlq:count"
+      deadLettered: "{agg:events:p0}:dlq:count",
+      discarded: "{agg:events:p0}:dlq:discarded"
     })
     assert.strictEqual(keys.partition(3).stream, "{agg:events:p3}:stream")
     assert.deepStrictEqual(keys.legacy, {

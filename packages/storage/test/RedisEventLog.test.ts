@@ -150,7 +150,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         "raw.v": "1",
         "raw.e": JSON.stringify(event(1))
       })
-      assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 1 })
+      assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 1, discarded: 0 })
     }).pipe(Effect.scoped)
   )
 
@@ -204,7 +204,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         got.map((e) => e.id),
         [read[0]!.id, read[2]!.id]
       )
-      assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 2, deadLettered: 1 })
+      assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 2, deadLettered: 1, discarded: 0 })
       const dead = yield* Effect.promise(() => raw.xRange(k.partition(0).deadLetter, "-", "+"))
       assert.deepStrictEqual(
         dead?.map((d) => d.message),
@@ -212,6 +212,22 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       )
       yield* log.reclaim("c3", { minIdle: Duration.zero, count: 10 })
       assert.strictEqual((yield* log.stats).deadLettered, 1, "reported once")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("lag never exceeds the stream's length, even when Redis's entries-read counter drifted", () =>
+    Effect.gen(function* () {
+      const { log, trimAcknowledged, keys: k, raw } = yield* setup
+      yield* log.append([1, 2, 3].map(event))
+      yield* log.ack(yield* log.read("c1", short))
+      yield* trimAcknowledged
+      // The group's counter as a drift leaves it: Redis now reports every entry ever added as lag.
+      yield* Effect.promise(() =>
+        raw.sendCommand(["XGROUP", "SETID", k.partition(0).stream, k.group, "$", "ENTRIESREAD", "0"])
+      )
+      const groups = yield* Effect.promise(() => raw.xInfoGroups(k.partition(0).stream))
+      assert.strictEqual(groups[0]?.lag, 3, "Redis's own figure")
+      assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 0, deadLettered: 0, discarded: 0 })
     }).pipe(Effect.scoped)
   )
 
@@ -242,7 +258,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         rest.map((e) => (e._tag === "Event" ? e.event.event_id : e.reason)),
         ["e5"]
       )
-      assert.deepStrictEqual(yield* log.stats, { received: 5, lag: 0, pending: 1, deadLettered: 0 })
+      assert.deepStrictEqual(yield* log.stats, { received: 5, lag: 0, pending: 1, deadLettered: 0, discarded: 0 })
     }).pipe(Effect.scoped)
   )
 
@@ -253,7 +269,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       yield* a.log.append([event(1)])
       yield* a.log.read("c1", short)
       const b = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey })
-      assert.deepStrictEqual(yield* b.log.stats, { received: 1, lag: 0, pending: 1, deadLettered: 0 })
+      assert.deepStrictEqual(yield* b.log.stats, { received: 1, lag: 0, pending: 1, deadLettered: 0, discarded: 0 })
     }).pipe(Effect.scoped)
   )
 
@@ -344,7 +360,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
 
         // node-redis reconnects both connections; the next operations succeed and nothing was half-appended.
         yield* log.append([event(2)])
-        assert.deepStrictEqual(yield* log.stats, { received: 1, lag: 1, pending: 0, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 1, lag: 1, pending: 0, deadLettered: 0, discarded: 0 })
         const got = yield* log.read("c1", short)
         assert.deepStrictEqual(
           got.map((e) => (e._tag === "Event" ? e.event.event_id : e.reason)),
@@ -380,7 +396,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       const stats = yield* log.stats
       yield* Effect.promise(() => raw.get(marker))
       yield* Deferred.await(sawMarker)
-      assert.deepStrictEqual(stats, { received: 3000, lag: 2989, pending: 10, deadLettered: 0 })
+      assert.deepStrictEqual(stats, { received: 3000, lag: 2989, pending: 10, deadLettered: 0, discarded: 0 })
       const ranges = seen.filter((line) => /"xrange"/i.test(line))
       assert.isAbove(ranges.length, 0, "the lag was counted from ranges")
       for (const line of ranges) assert.match(line, /"COUNT" "\d+"/i, `an XRANGE without COUNT: ${line}`)
@@ -401,7 +417,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       yield* log.ack([...foreign, { stream: "elsewhere", id: got[0]!.id }])
       assert.strictEqual((yield* log.stats).pending, 2)
       yield* log.ack([got[0]!])
-      assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 0 })
+      assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 0, discarded: 0 })
       const error = yield* Effect.flip(log.deadLetter({ ...got[1]!, stream: k.partition(1).stream }, "x"))
       assert.strictEqual(error.operation, "deadLetter")
       assert.isFalse(error.retryable)
@@ -440,7 +456,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         dead?.map((d) => [d.message.id, d.message.reason]),
         [[claimed[0]!.id, "poison"]]
       )
-      assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 1 })
+      assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 1, discarded: 0 })
     }).pipe(Effect.scoped)
   )
 
@@ -458,8 +474,20 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
           const two = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey: `${base}:${second}` })
           yield* two.log.append([event(2), event(3)])
           yield* one.log.append([event(4)])
-          assert.deepStrictEqual(yield* one.log.stats, { received: 2, lag: 2, pending: 0, deadLettered: 0 })
-          assert.deepStrictEqual(yield* two.log.stats, { received: 2, lag: 2, pending: 0, deadLettered: 0 })
+          assert.deepStrictEqual(yield* one.log.stats, {
+            received: 2,
+            lag: 2,
+            pending: 0,
+            deadLettered: 0,
+            discarded: 0
+          })
+          assert.deepStrictEqual(yield* two.log.stats, {
+            received: 2,
+            lag: 2,
+            pending: 0,
+            deadLettered: 0,
+            discarded: 0
+          })
           const ids = (log: EventLog.EventLog["Service"]) =>
             log
               .read("c1", short)
@@ -496,7 +524,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       // Once the old keys are deleted, the key is usable.
       yield* Effect.promise(() => raw.del([streamKey, `${streamKey}:received`]))
       const fresh = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey })
-      assert.deepStrictEqual(yield* fresh.log.stats, { received: 0, lag: 0, pending: 0, deadLettered: 0 })
+      assert.deepStrictEqual(yield* fresh.log.stats, { received: 0, lag: 0, pending: 0, deadLettered: 0, discarded: 0 })
     }).pipe(Effect.scoped)
   )
 

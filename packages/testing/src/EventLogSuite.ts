@@ -2,7 +2,7 @@
  * The contract suite of the `EventLog` port, run against every implementation (memory in @agg/core, Redis Streams
  * in @agg/storage): append and `received`, read → pending, ack, reclaim of idle entries with delivery counts,
  * liveness (a consumer with a live heartbeat is never reclaimed from, one whose mark expired is), dead-lettering,
- * lag/pending figures, blocking reads.
+ * listing, redriving and discarding dead letters, lag/pending figures, blocking reads.
  *
  * Tests run on the real clock (a real Redis cannot use `TestClock`): idle times are small real durations and the
  * suite waits for conditions (retrying `reclaim` until it returns entries, bounded) rather than sleeping a fixed
@@ -51,10 +51,10 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
       "a fresh log is empty; append counts received and waits as lag",
       Effect.gen(function* () {
         const log = yield* EventLog
-        assert.deepStrictEqual(yield* log.stats, { received: 0, lag: 0, pending: 0, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 0, lag: 0, pending: 0, deadLettered: 0, discarded: 0 })
         yield* log.append(events(3))
         yield* log.append([])
-        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 3, pending: 0, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 3, pending: 0, deadLettered: 0, discarded: 0 })
       })
     )
 
@@ -72,12 +72,12 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
             ["Event", 1]
           ]
         )
-        assert.deepStrictEqual(yield* log.stats, { received: 5, lag: 3, pending: 2, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 5, lag: 3, pending: 2, deadLettered: 0, discarded: 0 })
         const rest = yield* log.read("c2", short)
         assert.deepStrictEqual(eventsOf(rest), events(3, 3))
         assert.strictEqual(new Set([...first, ...rest].map((e) => e.id)).size, 5, "distinct ids")
         assert.deepStrictEqual(yield* log.read("c1", short), [])
-        assert.deepStrictEqual(yield* log.stats, { received: 5, lag: 0, pending: 5, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 5, lag: 0, pending: 5, deadLettered: 0, discarded: 0 })
       })
     )
 
@@ -88,10 +88,10 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
         yield* log.append(events(3))
         const got = yield* log.read("c1", short)
         yield* log.ack([got[0]!, got[1]!])
-        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 1, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 1, deadLettered: 0, discarded: 0 })
         yield* log.ack([got[0]!])
         yield* log.ack([])
-        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 1, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 1, deadLettered: 0, discarded: 0 })
         // acked entries are never handed out again, even to reclaim with no idle threshold
         const reclaimed = yield* reclaimEventually("c2", Duration.zero)
         assert.deepStrictEqual(
@@ -119,7 +119,7 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
         )
         assert.deepStrictEqual(eventsOf(second), events(2))
         // still pending (now for c2): the count does not change by a claim
-        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 3, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 3, deadLettered: 0, discarded: 0 })
         yield* log.ack(second)
         const third = yield* reclaimEventually("c3", Duration.millis(50))
         assert.deepStrictEqual(
@@ -132,7 +132,7 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
           [[got[2]!.id, 3]]
         )
         yield* log.ack([got[2]!])
-        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 0, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 0, deadLettered: 0, discarded: 0 })
       })
     )
 
@@ -155,7 +155,7 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
         yield* log.ack(taken)
         yield* log.heartbeat("alive", Duration.seconds(30)) // refreshing a mark keeps it alive
         assert.deepStrictEqual(yield* log.reclaim("c3", { minIdle: Duration.zero, count: 10 }), [])
-        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 0 })
+        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 0, discarded: 0 })
         yield* log.ack(held)
       })
     )
@@ -167,13 +167,109 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
         yield* log.append(events(2))
         const got = yield* log.read("c1", short)
         yield* log.deadLetter(got[0]!, "poison")
-        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 1 })
+        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 1, discarded: 0 })
         const reclaimed = yield* reclaimEventually("c2", Duration.zero)
         assert.deepStrictEqual(
           reclaimed.map((e) => e.id),
           [got[1]!.id]
         )
         assert.deepStrictEqual(yield* log.read("c3", short), [])
+      })
+    )
+
+    test(
+      "deadLetters lists the dead-lettered entries oldest first, with reason, deliveries, time and event, paged",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        assert.deepStrictEqual(yield* log.deadLetters({ limit: 10 }), { entries: [], nextAfter: "0-0" })
+        yield* log.append(events(3))
+        const got = yield* log.read("c1", short)
+        const before = Date.now()
+        yield* log.deadLetter(got[0]!, "first")
+        yield* log.deadLetter(got[2]!, "second")
+        const all = yield* log.deadLetters({ limit: 10 })
+        assert.deepStrictEqual(
+          all.entries.map((d) => [d.entry.stream, d.entry.id, d.reason, d.deliveries, d.content]),
+          [
+            [got[0]!.stream, got[0]!.id, "first", 1, { _tag: "Event", event: event(1) }],
+            [got[2]!.stream, got[2]!.id, "second", 1, { _tag: "Event", event: event(3) }]
+          ]
+        )
+        assert.strictEqual(all.nextAfter, all.entries[1]!.id)
+        assert.isTrue(Log.isBelow(all.entries[0]!.id, all.entries[1]!.id), "ids rise in arrival order")
+        const at = Date.parse(all.entries[0]!.deadLetteredAt)
+        assert.isTrue(
+          at >= before - 1000 && at <= Date.now() + 1000,
+          `dead-lettered at ${all.entries[0]!.deadLetteredAt}`
+        )
+        const first = yield* log.deadLetters({ limit: 1 })
+        assert.deepStrictEqual(first.entries, all.entries.slice(0, 1))
+        const second = yield* log.deadLetters({ after: first.nextAfter, limit: 1 })
+        assert.deepStrictEqual(second.entries, all.entries.slice(1))
+        const past = yield* log.deadLetters({ after: second.nextAfter, limit: 1 })
+        assert.deepStrictEqual(past, { entries: [], nextAfter: second.nextAfter })
+        yield* log.ack([got[1]!])
+      })
+    )
+
+    test(
+      "redrive appends an entry back as never delivered: dead-lettered down, lag up, received unchanged",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        yield* log.append(events(2))
+        const got = yield* log.read("c1", short)
+        yield* log.deadLetter(got[0]!, "poison")
+        yield* log.deadLetter(got[1]!, "poison")
+        const [a, b] = (yield* log.deadLetters({ limit: 10 })).entries
+        const outcome = yield* log.redrive([a!.id, "1-1", "not-an-id"])
+        assert.deepStrictEqual(outcome, { count: 1, missing: ["1-1", "not-an-id"], skipped: [] })
+        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 1, pending: 0, deadLettered: 1, discarded: 0 })
+        assert.deepStrictEqual(
+          (yield* log.deadLetters({ limit: 10 })).entries.map((d) => d.id),
+          [b!.id]
+        )
+        assert.deepStrictEqual((yield* log.redrive([a!.id])).missing, [a!.id], "redriven once only")
+        const again = yield* log.read("c2", short)
+        assert.deepStrictEqual(eventsOf(again), [event(1)])
+        assert.strictEqual(again[0]!.deliveries, 1)
+        assert.isTrue(Log.isBelow(got[1]!.id, again[0]!.id), "a new entry, after the old ones")
+        // It fails again: back to the dead letters under a new id, counted once.
+        yield* log.deadLetter(again[0]!, "still poison")
+        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 0, deadLettered: 2, discarded: 0 })
+        const listed = (yield* log.deadLetters({ limit: 10 })).entries
+        assert.deepStrictEqual(
+          listed.map((d) => [d.entry.id, d.reason]),
+          [
+            [got[1]!.id, "poison"],
+            [again[0]!.id, "still poison"]
+          ]
+        )
+        assert.deepStrictEqual(yield* log.redrive("all"), { count: 2, missing: [], skipped: [] })
+        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 2, pending: 0, deadLettered: 0, discarded: 0 })
+        const last = yield* log.read("c2", short)
+        assert.deepStrictEqual(eventsOf(last), [event(2), event(1)])
+        yield* log.ack(last)
+        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 0, deadLettered: 0, discarded: 0 })
+      })
+    )
+
+    test(
+      "discard removes dead letters for good, counted as discarded; discard all empties the store",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        yield* log.append(events(4))
+        const got = yield* log.read("c1", short)
+        for (const entry of got) yield* log.deadLetter(entry, "poison")
+        const ids = (yield* log.deadLetters({ limit: 10 })).entries.map((d) => d.id)
+        assert.deepStrictEqual(yield* log.discard([ids[1]!, "1-1"]), { count: 1, missing: ["1-1"], skipped: [] })
+        assert.deepStrictEqual(yield* log.discard([ids[1]!]), { count: 0, missing: [ids[1]!], skipped: [] })
+        assert.deepStrictEqual(yield* log.stats, { received: 4, lag: 0, pending: 0, deadLettered: 3, discarded: 1 })
+        assert.deepStrictEqual(yield* log.redrive([ids[1]!]), { count: 0, missing: [ids[1]!], skipped: [] })
+        assert.deepStrictEqual(yield* log.discard("all"), { count: 3, missing: [], skipped: [] })
+        assert.deepStrictEqual(yield* log.stats, { received: 4, lag: 0, pending: 0, deadLettered: 0, discarded: 4 })
+        assert.deepStrictEqual((yield* log.deadLetters({ limit: 10 })).entries, [])
+        assert.deepStrictEqual(yield* log.discard("all"), { count: 0, missing: [], skipped: [] })
+        assert.deepStrictEqual(yield* log.read("c2", short), [], "nothing comes back")
       })
     )
 

@@ -553,6 +553,65 @@ export const eventStoreSuite = (name: string, storeLayer: Layer.Layer<EventStore
       })
     )
 
+    it.effect("totals count what commits count, topics included, at once for the store's own commits", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const a = freshTopic("tot")
+        const b = freshTopic("tot")
+        const before = yield* store.totals
+        yield* store.commit(direct([makeEvent(a, "1"), makeEvent(a, "2"), makeEvent(b, "1")]))
+        yield* store.commit(direct([makeEvent(a, "1"), makeEvent(b, "1", { other: true }), makeEvent(a, "3")]))
+        const after = yield* store.totals
+        assert.deepStrictEqual(
+          {
+            unique: after.unique - before.unique,
+            duplicates: after.duplicates - before.duplicates,
+            conflicts: after.conflicts - before.conflicts,
+            topicCount: after.topicCount - before.topicCount
+          },
+          { unique: 4, duplicates: 2, conflicts: 1, topicCount: 2 }
+        )
+      })
+    )
+
+    it.effect("topics pages by name from a cursor, with counters; nextAfter is always the next cursor", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const prefix = freshTopic("pg")
+        const names = [`${prefix}.c`, `${prefix}.a`, `${prefix}.b`]
+        yield* store.commit(direct([makeEvent(names[0]!, "1"), makeEvent(names[1]!, "1"), makeEvent(names[2]!, "1")]))
+        yield* store.commit(direct([makeEvent(names[1]!, "1"), makeEvent(names[1]!, "2")]))
+        const first = yield* store.topics({ after: `${prefix}.`, limit: 2 })
+        assert.deepStrictEqual(first.topics, [
+          { topic: `${prefix}.a`, unique: 2, duplicates: 1, conflicts: 0 },
+          { topic: `${prefix}.b`, unique: 1, duplicates: 0, conflicts: 0 }
+        ])
+        assert.strictEqual(first.nextAfter, `${prefix}.b`)
+        const second = yield* store.topics({ after: first.nextAfter, limit: 2 })
+        assert.deepStrictEqual(second.topics[0], { topic: `${prefix}.c`, unique: 1, duplicates: 0, conflicts: 0 })
+        const past = yield* store.topics({ after: `${prefix}.c\uffff\uffff`, limit: 1 })
+        assert.isTrue(past.topics.every((t) => t.topic > `${prefix}.c\uffff\uffff`))
+        if (past.topics.length === 0) assert.strictEqual(past.nextAfter, `${prefix}.c\uffff\uffff`)
+        // every topic of the store is on some page, in order, once: same as the full listing
+        const all: Array<string> = []
+        for (let after = ""; ; ) {
+          const page = yield* store.topics({ after, limit: 500 })
+          all.push(...page.topics.map((t) => t.topic))
+          if (page.topics.length < 500) break
+          after = page.nextAfter
+        }
+        assert.deepStrictEqual(all, [...all].sort())
+        assert.strictEqual(new Set(all).size, all.length)
+        assert.includeMembers(all, names)
+      })
+    )
+
+    it.effect("ping answers while the store is up", () =>
+      Effect.gen(function* () {
+        yield* (yield* EventStore).ping
+      })
+    )
+
     it.effect("every valid timestamp reads back as committed, years 0001–0099 and 9999 included", () =>
       Effect.gen(function* () {
         const store = yield* EventStore

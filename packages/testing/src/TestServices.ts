@@ -17,7 +17,7 @@
  * database. Does not start servers, and never touches databases or keys it did not create.
  */
 import { randomBytes } from "node:crypto"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import pg from "pg"
 import { createClient } from "redis"
 import { afterAll, beforeAll, describe, it } from "vitest"
@@ -272,3 +272,13 @@ export class TestRedis extends Context.Service<TestRedis, { readonly url: string
       ).pipe(Effect.map((h) => TestRedis.of({ url: h.url, prefix: h.prefix })))
     )
 }
+
+/**
+ * Run `body` with a fresh database and Redis key prefix (`TestDatabase`, `TestRedis`), closing the body's own
+ * scope first, so the processes and connections it opened are gone before the database is dropped and the keys
+ * deleted.
+ */
+export const withServices = <A, E>(
+  body: Effect.Effect<A, E, Scope.Scope | TestDatabase | TestRedis>
+): Effect.Effect<A, E> =>
+  body.pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TestDatabase.layer(), TestRedis.layer())))

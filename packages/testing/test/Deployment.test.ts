@@ -1,6 +1,6 @@
 /**
- * SPEC §7 checked statically (there is no Docker engine to run the images): parses docker-compose.yml, the root
- * Dockerfile once per app (`--build-arg APP=<app>`), .env.example and .dockerignore, and asserts the deployment
+ * The deployment checked statically (there is no Docker engine to run the images): parses docker-compose.yml, the
+ * root Dockerfile once per app (`--build-arg APP=<app>`), .env.example and .dockerignore, and asserts the deployment
  * properties — stores on an internal network with no published port, Redis AOF and noeviction, named volumes, health
  * checks behind every `service_healthy`, the api as the only published port, scalable workers, the publisher behind a
  * profile, no credentials in the compose file, multi-stage non-root images that run the bundle the app's `start`
@@ -155,12 +155,15 @@ interface Service {
   readonly profiles?: Array<string>
   readonly container_name?: string
   readonly hostname?: string
+  readonly mem_limit?: string
+  readonly configs?: Array<string | { readonly source?: string; readonly target?: string }>
 }
 const composeText = read("docker-compose.yml")
 const compose = parse(composeText) as {
   services: Record<string, Service>
   networks?: Record<string, { internal?: boolean } | null>
   volumes?: Record<string, unknown>
+  configs?: Record<string, { readonly content?: string; readonly file?: string }>
 }
 const service = (name: string): Service => {
   const found = compose.services[name]
@@ -322,6 +325,34 @@ describe("docker-compose.yml", () => {
     expect(command).toMatch(/--maxmemory-policy noeviction\b/)
   })
 
+  it("Redis takes its password from an ACL file (a compose config), never from its command line", () => {
+    const redis = service("redis")
+    const command = argv(redis.command)
+    expect(command.join(" ")).not.toMatch(/requirepass|REDIS_PASSWORD/)
+    const aclfile = command[command.indexOf("--aclfile") + 1]
+    expect(command, "redis-server --aclfile <path>").toContain("--aclfile")
+    const mounted = (redis.configs ?? []).find((c) => typeof c === "object" && c.target === aclfile)
+    expect(mounted, `a config mounted at ${aclfile}`).toBeDefined()
+    const content = compose.configs?.[(mounted as { source: string }).source]?.content ?? ""
+    expect(content).toMatch(/^user default on >\$\{REDIS_PASSWORD:\?[^}]*\} /m)
+  })
+
+  // Parsed as compose does ("512m", "1g"), in bytes.
+  const bytes = (size: string | undefined) => {
+    const m = /^(\d+)([kmg]?)b?$/i.exec(size ?? "")
+    return m === null ? Number.NaN : Number(m[1]) * 1024 ** "_kmg".indexOf((m[2] || "_").toLowerCase())
+  }
+
+  it("every long-running service has a memory limit, and Redis refuses writes before it reaches its own", () => {
+    for (const name of ["postgres", "redis", "api", "worker"]) {
+      expect(bytes(service(name).mem_limit), `${name} needs a mem_limit`).toBeGreaterThan(0)
+    }
+    const command = argv(service("redis").command)
+    const maxmemory = bytes(command[command.indexOf("--maxmemory") + 1])
+    expect(command).toContain("--maxmemory")
+    expect(maxmemory).toBeLessThan(bytes(service("redis").mem_limit))
+  })
+
   it("the api is the only service publishing a port, 8080, and bridges the internal network", () => {
     const publishing = Object.entries(compose.services)
       .filter(([, s]) => (s.ports ?? []).length > 0 || s.network_mode === "host")
@@ -420,7 +451,7 @@ describe(".env.example", () => {
     expect([...new Set([...interpolated, ...passedThrough])].filter((v) => !documented.has(v))).toEqual([])
   })
 
-  it("documents every variable of SPEC §8 and of the worker", () => {
+  it("documents every variable of the api and of the worker", () => {
     const spec = ["PORT", "HOST", "DATABASE_URL", "DATA_DIR", "REDIS_URL", "STREAM_KEY", "API_KEYS", "LOG_LEVEL"]
     const worker = [
       "WORKER_BATCH_SIZE",

@@ -1,7 +1,7 @@
 /**
  * GET /openapi.json and GET /docs: the OpenAPI document and Swagger UI, whose assets are read from the installed
  * `swagger-ui-dist` package at start (no CDN: the UI works offline). Only the few files the page needs are
- * served, from memory. Behind the API keys like every route but /health (issue 5). Does not build the document (see `OpenApi`).
+ * served, from memory. Behind the API keys like every route but /health. Does not build the document (see `OpenApi`).
  */
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"

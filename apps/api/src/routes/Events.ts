@@ -1,7 +1,8 @@
 /**
- * GET /events?topic=T&after=N&limit=L (SPEC §4): one page of stored events, with `next_after` for the next page
- * (null when this page was not full). Without `topic`: all topics in storage order. Bad parameters: 400 listing
- * each problem. Does not cache or reorder: the store defines the order.
+ * GET /events?topic=T&after=N&limit=L: one page of stored events, with `next_after` for the next page
+ * (the cursor to pass back, always). Without `topic`: all topics in storage order. `since=<ISO time>` instead of
+ * `after` starts at the first event received at or after that time (the store's `cursorAt`). Bad parameters: 400
+ * listing each problem. Does not cache or reorder: the store defines the order.
  */
 import { EventStore } from "@agg/core"
 import { type EventsPage, parseEventQuery } from "@agg/schema"
@@ -22,7 +23,14 @@ export const routes: ReadonlyArray<Route<EventStore.EventStore>> = [
           return yield* new InvalidQuery({ message: "invalid query parameters", issues: parsed.issues })
         }
         const store = yield* EventStore.EventStore
-        const page = yield* store.read(parsed.query).pipe(Effect.mapError(fromDependency))
+        const { since, limit, ...where } = parsed.query
+        const after =
+          since === undefined
+            ? where.after
+            : yield* store
+                .cursorAt(where.topic === undefined ? { since } : { topic: where.topic, since })
+                .pipe(Effect.mapError(fromDependency))
+        const page = yield* store.read({ ...where, after, limit }).pipe(Effect.mapError(fromDependency))
         return json(200, { events: page.events, next_after: page.nextAfter } satisfies EventsPage)
       })
   }

@@ -1,10 +1,13 @@
 /**
- * GET /health (SPEC §4): 200 when every dependency answers, 503 otherwise, with each one's state:
- * `{"status": "ok"|"unavailable", "mode", "checks": {"store": {"status": "up"|"down", "error"?}, "stream"?: …}}`.
- * Each check is a cheap read (the port's stats) with a time limit. Never needs the API key (load balancers,
+ * GET /health: 200 when every dependency answers, 503 otherwise, with each one's state:
+ * `{"status": "ok"|"unavailable", "mode", "checks": {"store": {"status": "up"|"down", "error"?}, "stream"?: …},
+ * "backlog"?: {"size", "max", "accepting"}}`. The backlog (queued mode) is the ingest's last measurement, read
+ * without IO; above its high-water mark publishing is refused, but the status stays: reads are still served.
+ * Each check is a liveness probe with a time limit: the store's `ping` (one round trip that reads nothing), the
+ * log's stats (a few O(1) commands); neither grows with the data. Never needs the API key (load balancers,
  * compose health checks). Does not try to repair anything.
  */
-import { EventLog, EventStore } from "@agg/core"
+import { EventLog, EventStore, Ingest } from "@agg/core"
 import type { HealthBody, HealthCheck } from "@agg/schema"
 import { Effect, Option } from "effect"
 import { json, type Route } from "../Route.ts"
@@ -31,7 +34,7 @@ const check = <E extends { readonly retryable: boolean }>(
   )
 
 /** @category constructors */
-export const routes = (mode: "direct" | "queued"): ReadonlyArray<Route<EventStore.EventStore>> => [
+export const routes = (mode: "direct" | "queued"): ReadonlyArray<Route<EventStore.EventStore | Ingest.Ingest>> => [
   {
     method: "GET",
     path: "/health",
@@ -41,12 +44,22 @@ export const routes = (mode: "direct" | "queued"): ReadonlyArray<Route<EventStor
         const store = yield* EventStore.EventStore
         const log = yield* Effect.serviceOption(EventLog.EventLog)
         const [storeCheck, logCheck] = yield* Effect.all(
-          [check(store.stats), Option.isSome(log) ? check(log.value.stats) : Effect.succeed(undefined)],
+          [check(store.ping), Option.isSome(log) ? check(log.value.stats) : Effect.succeed(undefined)],
           { concurrency: 2 }
         )
         const checks = logCheck === undefined ? { store: storeCheck } : { store: storeCheck, stream: logCheck }
         const ok = Object.values(checks).every((c) => c.status === "up")
-        return json(ok ? 200 : 503, { status: ok ? "ok" : "unavailable", mode, checks } satisfies HealthBody)
+        const backlog = Option.map(yield* (yield* Ingest.Ingest).backlog, (b) => ({
+          size: b.size ?? null,
+          max: b.max,
+          accepting: !b.refusing
+        }))
+        return json(ok ? 200 : 503, {
+          status: ok ? "ok" : "unavailable",
+          mode,
+          checks,
+          ...(Option.isSome(backlog) ? { backlog: backlog.value } : {})
+        } satisfies HealthBody)
       })
   }
 ]

@@ -1,17 +1,18 @@
 /**
  * GET /metrics: Prometheus text format. Request, latency, accepted-event and commit-size series come from the
- * in-process registry, with the process metrics (memory, CPU, event loop); received/unique/duplicate/conflict/pending gauges are read from the stats at scrape time
- * (left out, not faked, when the store cannot answer). Does not push anywhere.
+ * in-process registry, with the process metrics (memory, CPU, event loop); received/unique/duplicate/conflict/pending
+ * gauges are read from the stats at scrape time (left out, not faked, when the store cannot answer), the backlog
+ * gauges (queued mode) from the ingest's last measurement. Does not push anywhere.
  */
-import type { EventStore } from "@agg/core"
+import { type EventStore, Ingest } from "@agg/core"
 import { Metrics as RuntimeMetrics } from "@agg/runtime"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { Metrics } from "../Metrics.ts"
 import { content, type Route } from "../Route.ts"
 import { currentStats, uptimeSeconds } from "./Stats.ts"
 
 /** @category constructors */
-export const routes = (startedAtMs: number): ReadonlyArray<Route<EventStore.EventStore | Metrics>> => [
+export const routes = (startedAtMs: number): ReadonlyArray<Route<EventStore.EventStore | Metrics | Ingest.Ingest>> => [
   {
     method: "GET",
     path: "/metrics",
@@ -51,15 +52,31 @@ export const routes = (startedAtMs: number): ReadonlyArray<Route<EventStore.Even
                   "Accepted events not yet processed (stream lag + unacknowledged).",
                   stats.value.pending
                 ),
+                gauge("agg_dead_lettered", "Stream entries in the dead-letter stream now.", stats.value.dead_lettered),
                 gauge(
-                  "agg_dead_lettered",
-                  "Stream entries moved to the dead-letter stream.",
-                  stats.value.dead_lettered
+                  "agg_discarded",
+                  "Dead letters removed for good (discarded, or dropped by the dead-letter cap).",
+                  stats.value.discarded
                 ),
                 gauge("agg_uptime_seconds", "Seconds since this API process started.", uptime)
               ]
             : []
-        return content(200, RuntimeMetrics.contentType, yield* metrics.render(samples))
+        // Queued mode: the backlog as the ingest last measured it (no IO), beside its high-water mark.
+        const backlog = Option.match(yield* (yield* Ingest.Ingest).backlog, {
+          onNone: () => [],
+          onSome: (b) => [
+            ...(b.size === undefined
+              ? []
+              : [gauge("agg_backlog", "Stream entries waiting (lag + pending), as last measured.", b.size)]),
+            gauge("agg_backlog_max", "High-water mark of the backlog (MAX_BACKLOG).", b.max),
+            gauge(
+              "agg_backlog_refusing",
+              "1 while publishing is refused because the backlog is above it.",
+              b.refusing ? 1 : 0
+            )
+          ]
+        })
+        return content(200, RuntimeMetrics.contentType, yield* metrics.render([...samples, ...backlog]))
       })
   }
 ]

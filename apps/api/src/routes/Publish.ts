@@ -1,5 +1,5 @@
 /**
- * POST /publish (SPEC §4): JSON body of one event, an array, or `{"events": [...]}`; all-or-nothing validation;
+ * POST /publish: JSON body of one event, an array, or `{"events": [...]}`; all-or-nothing validation;
  * then core's `Ingest`: 200 `{"accepted","unique","duplicates"}` after commit (direct mode), 202 `{"accepted"}`
  * once in the stream (queued mode).
  *
@@ -84,9 +84,13 @@ export const routes = (
       // Decoding and validation are plain code (an invalid body fails without running anything); only the
       // ingest call is an Effect.
       handler: ({ body }) => {
-        const decoded = parseJson(body)
-        if (!decoded.ok) return Effect.fail(new MalformedBody({ message: decoded.message }))
-        const result = parse(decoded.value)
+        // Too many items is found by a scan before parsing: an oversized batch is never materialised.
+        const decoded = parseJson(body, { maxItems: limits.maxEventsPerRequest })
+        if (!decoded.ok) {
+          const message = decoded.message
+          return Effect.fail(decoded.tooMany ? new TooManyEvents({ message }) : new MalformedBody({ message }))
+        }
+        const result = parse(decoded.value, decoded.text)
         return result.ok ? publish(result.events) : Effect.fail(refused(result))
       }
     }

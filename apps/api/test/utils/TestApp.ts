@@ -5,7 +5,7 @@
  */
 import * as Http from "node:http"
 import { defaultLimits, type Limits } from "@agg/schema"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Logger, Redacted } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Logger, Redacted, References } from "effect"
 import type { ApiConfig } from "../../src/Config.ts"
 import * as Server from "../../src/Server.ts"
 
@@ -19,7 +19,10 @@ export interface RunningApp {
 export interface StartOptions {
   readonly limits?: Partial<Limits>
   readonly apiKeys?: ReadonlyArray<string>
+  readonly adminKeys?: ReadonlyArray<string>
   readonly shutdownTimeoutMs?: number
+  /** Collect every log line here (message and annotations, as JSON) instead of dropping them. */
+  readonly logs?: Array<string>
 }
 
 const quiet = process.env.AGG_TEST_LOGS === "1" ? Layer.empty : Logger.layer([])
@@ -44,10 +47,20 @@ export const startApp = async (
       Effect.gen(function* () {
         // Not Layer.mergeAll(services, quiet): layers merged that way are built in fibers that end after the
         // build, taking fibers they fork (core's group commit flushers) with them.
-        const context = Context.merge(yield* Layer.build(services), yield* Layer.build(quiet))
+        const logs = options.logs
+        const logger =
+          logs === undefined
+            ? quiet
+            : Logger.layer([
+                Logger.make(({ message, fiber }) => {
+                  logs.push(JSON.stringify({ message, annotations: fiber.getRef(References.CurrentLogAnnotations) }))
+                })
+              ])
+        const context = Context.merge(yield* Layer.build(services), yield* Layer.build(logger))
         const app = yield* Server.makeApp({
           limits: { ...defaultLimits, ...options.limits },
           apiKeys: (options.apiKeys ?? []).map((k) => Redacted.make(k)),
+          adminKeys: (options.adminKeys ?? []).map((k) => Redacted.make(k)),
           accessLog: true
         }).pipe(Effect.provideContext(context))
         const address = yield* Server.listen(app, {
@@ -158,6 +171,7 @@ export const testConfig = (mode: ApiConfig["mode"], overrides: Partial<ApiConfig
   host: "127.0.0.1",
   mode,
   apiKeys: [],
+  adminApiKeys: [],
   limits: defaultLimits,
   commit: { maxEvents: 2000, maxWaitMs: 0 },
   poolSize: 4,

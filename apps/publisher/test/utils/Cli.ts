@@ -22,7 +22,10 @@ export interface CliRun {
  */
 export const runCli = (args: ReadonlyArray<string>, onStderr?: (stderr: string) => void): Promise<CliRun> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    // From source all the way down (the workspace packages' `@agg/source` export), as the other test processes run.
+    const child = spawn(process.execPath, ["--conditions=@agg/source", bin, ...args], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => {

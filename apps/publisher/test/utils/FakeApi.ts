@@ -1,5 +1,5 @@
 /**
- * A small in-memory implementation of SPEC §4 (POST /publish, GET /stats, GET /events) on a real node:http
+ * A small in-memory implementation of the API's routes (POST /publish, GET /stats, GET /events) on a real node:http
  * server on port 0, for the publisher's CLI tests while apps/api is built elsewhere. It dedups by
  * (topic, event_id), assigns gap-free per-topic offsets, and keeps events "pending" until /stats has been polled
  * `drainAfterPolls` times, so `--verify` really waits. Faults are scripted per publish request.

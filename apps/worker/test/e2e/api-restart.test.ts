@@ -1,5 +1,5 @@
 /**
- * Scenario g of issue 6: the api is stopped (SIGTERM, then later kill -9) and started again mid-run while the
+ * Scenario g: the api is stopped (SIGTERM, then later kill -9) and started again mid-run while the
  * publisher keeps sending and retrying. Every event the api acknowledged is stored exactly once; the graceful stop
  * exits 0; a retried request that the api had in fact appended shows up only as extra duplicates in `received`.
  */

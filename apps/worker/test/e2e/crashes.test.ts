@@ -1,8 +1,8 @@
 /**
- * Scenarios b, c and d of issue 6: workers die or lose their database connections while batches are in flight,
- * under continuous publishing; plus h, the crash between commit and XACK of SPEC §5.3. Each test runs its own api
- * and workers on its own database and stream, and ends with the same exact verification: no loss, no double,
- * offsets 1..count, /stats exact, nothing left pending.
+ * Scenarios b, c and d: workers die or lose their database connections while batches are in flight, under continuous
+ * publishing; plus h, the crash between commit and XACK (docs/invariants.md, exact stats). Each test runs its own api
+ * and workers on its own database and stream, and ends with the same exact verification: no loss, no double, offsets
+ * 1..count, /stats exact, nothing left pending.
  */
 import { EventLog, EventStore } from "@agg/core"
 import { PgEventStore, RedisEventLog } from "@agg/storage"

@@ -1,5 +1,5 @@
 /**
- * Scenario e of issue 6 (SPEC §5.5): entries that can never be processed end in `<STREAM_KEY>:dlq`, counted, while
+ * Scenario e: entries that can never be processed end in the dead-letter stream `{<STREAM_KEY>:p0}:dlq`, counted, while
  * the events around them are stored exactly as usual.
  *
  * - Two undecodable entries written straight into the stream with XADD (no recognisable fields; the right fields

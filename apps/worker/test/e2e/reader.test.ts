@@ -1,5 +1,5 @@
 /**
- * Scenario f of issue 6 (SPEC §5.4): a reader paging one topic with `after` while 3 workers commit into it sees
+ * Scenario f: a reader paging one topic with `after` while 3 workers commit into it sees
  * every event of that topic exactly once, in offset order: each event it reads has offset previous + 1, so no
  * commit can ever surface below an offset already read (a gap that is filled later would be missed). Beside it, a
  * reader paging all topics (storage order) sees every stored event exactly once.

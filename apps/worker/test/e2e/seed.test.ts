@@ -1,5 +1,5 @@
 /**
- * Scenario a of issue 6, the seeds' scenario: 20,000 events with 30% exact duplicates published over HTTP to the
+ * Scenario a, the seeds' scenario: 20,000 events with 30% exact duplicates published over HTTP to the
  * api (queued mode), drained by 3 worker processes into PostgreSQL, then verified exactly: one row per key,
  * offsets 1..count per topic, /stats adding up with nothing pending, no entry left pending in the group. The
  * workers' own figures (WORKER_METRICS_PORT) agree, and their maintenance trims the acknowledged stream entries.

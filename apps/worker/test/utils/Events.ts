@@ -6,7 +6,7 @@
  * Deliberately does not send anything: the publisher library does that.
  */
 
-/** An event as sent on the wire (SPEC §3). */
+/** An event as sent on the wire. */
 export interface WireEvent {
   readonly topic: string
   readonly event_id: string

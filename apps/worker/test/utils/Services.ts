@@ -9,13 +9,10 @@
 import { type PrivatePostgres, startPrivatePostgres } from "@agg/testing/PrivatePostgres"
 import { type PrivateRedis, startPrivateRedis } from "@agg/testing/PrivateRedis"
 import { TestDatabase, TestRedis } from "@agg/testing/TestServices"
-import { Effect, Layer, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 
-/** Provide a fresh database and key prefix to `body`, closing the body's own scope first. */
-export const withServices = <A, E>(
-  body: Effect.Effect<A, E, Scope.Scope | TestDatabase | TestRedis>
-): Effect.Effect<A, E> =>
-  body.pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TestDatabase.layer(), TestRedis.layer())))
+/** A fresh database and key prefix for `body` (@agg/testing's, shared with the example services' tests). */
+export { withServices } from "@agg/testing/TestServices"
 
 /** The servers a fault test owns (and may restart, crash and start again). */
 export interface PrivateServers {

@@ -1,15 +1,16 @@
 /**
- * The distributed deployment of SPEC §1 as real processes, for one test: the api in queued mode and N workers,
- * all pointed at the test's own PostgreSQL database and Redis stream key (from @agg/testing). Processes live in
- * the test's scope; workers and the api can be killed, stopped and started again on the same settings.
+ * The distributed deployment (api → Redis stream → workers → PostgreSQL) as real processes, for one test: the api in
+ * queued mode and N workers, all pointed at the test's own PostgreSQL database and Redis stream key (from
+ * @agg/testing). Processes live in the test's scope; workers and the api can be killed, stopped and started again on
+ * the same settings.
  *
  * Deliberately does not publish or verify anything (see Publish.ts and Verify.ts).
  */
 import { freePort } from "@agg/testing/Ports"
+import { entries, type Proc, spawnNode, tail } from "@agg/testing/Processes"
 import { TestDatabase, TestRedis } from "@agg/testing/TestServices"
 import { Data, Effect, Exit, Option, type Scope } from "effect"
 import { getText, waitFor, waitHealthy } from "./Http.ts"
-import { entries, type Proc, spawnNode, tail } from "./Processes.ts"
 
 /** A process of the stack exited while it was starting. */
 export class ProcessExited extends Data.TaggedError("ProcessExited")<{ readonly message: string }> {}
@@ -23,6 +24,8 @@ export interface StackOptions {
   readonly workers?: number
   /** Extra environment for every worker (e.g. WORKER_MAX_DELIVERIES). */
   readonly workerEnv?: Readonly<Record<string, string>>
+  /** Extra environment for the api (e.g. ADMIN_API_KEYS). */
+  readonly apiEnv?: Readonly<Record<string, string>>
 }
 
 /** A running api + workers. */
@@ -99,7 +102,8 @@ export const startStack = (
           PORT: String(port),
           HOST: "127.0.0.1",
           LOG_LEVEL: "Warn",
-          ACCESS_LOG: "false"
+          ACCESS_LOG: "false",
+          ...options.apiEnv
         }
       })
       processes.push(proc)

@@ -1,7 +1,7 @@
 /**
- * The invariants of SPEC §5, checked exactly after a drain: against the PostgreSQL tables themselves (one row per
- * key, offsets 1..count per topic, exactly the expected ids), against GET /stats (counters add up, nothing pending)
- * and against Redis (no entry left pending for any consumer).
+ * The invariants of docs/invariants.md, checked exactly after a drain: against the PostgreSQL tables themselves (one
+ * row per key, offsets 1..count per topic, exactly the expected ids), against GET /stats (counters add up, nothing
+ * pending) and against Redis (no entry left pending for any consumer).
  *
  * Deliberately does not wait: call it at a quiet point (see `waitDrained`).
  */

@@ -4,14 +4,24 @@
  * consumer alive until its ttl passes; `reclaim` hands entries idle for at least `minIdle` of consumers without a
  * live mark to another consumer (times measured with `Clock`, so `TestClock` drives them), increments their
  * delivery count and forgets dead consumers left with nothing pending; dead-lettered entries leave the pending
- * list and are counted.
+ * list and are counted, in a store capped at `deadLetterCap` (the oldest dropped, counted as discarded), from
+ * which they are redriven (a new entry with the same body, `received` unchanged) or discarded.
  *
  * For tests and embedding; not durable. `make` also returns test controls (`appendUndecodable`, `deadLetters`,
  * `consumers`) and accepts a `fault` hook, so the port stays free of test-only members.
  */
 import type { Event } from "@agg/schema"
 import { Clock, Deferred, Duration, Effect, Layer } from "effect"
-import { type EntryRef, EventLog, type EventLogError, type LogEntry } from "../EventLog.ts"
+import {
+  type DeadLetterEntry,
+  type DeadLetterOutcome,
+  defaultDeadLetterCap,
+  type EntryRef,
+  EventLog,
+  type EventLogError,
+  isBelow,
+  type LogEntry
+} from "../EventLog.ts"
 
 /** Options of `make`. @category models */
 export interface Options {
@@ -19,12 +29,26 @@ export interface Options {
   readonly stream?: string
   /** Runs before every operation; a failure (or defect) replaces the operation, which then changes nothing. */
   readonly fault?: (
-    operation: "append" | "read" | "ack" | "heartbeat" | "reclaim" | "deadLetter" | "stats"
+    operation:
+      | "append"
+      | "read"
+      | "ack"
+      | "heartbeat"
+      | "reclaim"
+      | "deadLetter"
+      | "stats"
+      | "deadLetters"
+      | "redrive"
+      | "discard"
   ) => Effect.Effect<void, EventLogError>
+  /** Most entries the dead-letter store holds; the oldest beyond are dropped and counted as discarded. */
+  readonly deadLetterCap?: number
 }
 
 /** An entry in the dead-letter store. @category models */
 export interface DeadLetter {
+  /** Its id in the dead-letter store (what `redrive` and `discard` take). */
+  readonly id: string
   readonly entry: LogEntry
   readonly reason: string
   readonly deliveries: number
@@ -33,8 +57,11 @@ export interface DeadLetter {
 /** The log plus the controls tests need. @category models */
 export interface MemoryEventLog {
   readonly log: EventLog["Service"]
-  /** Append an entry that will not decode (as a foreign or corrupted write would); counted in `received`. */
-  readonly appendUndecodable: (reason: string) => Effect.Effect<string>
+  /**
+   * Append an entry that will not decode (as a foreign or corrupted write would), with the raw fields a listing
+   * shows (default `{ e: reason }`); counted in `received`.
+   */
+  readonly appendUndecodable: (reason: string, raw?: Readonly<Record<string, string>>) => Effect.Effect<string>
   /** The dead-letter store, in the order entries arrived there. */
   readonly deadLetters: Effect.Effect<ReadonlyArray<DeadLetter>>
   /** The group's consumers (those that read or claimed and were not removed), each with its pending count. */
@@ -43,7 +70,7 @@ export interface MemoryEventLog {
 
 type Body =
   | { readonly _tag: "Event"; readonly event: Event }
-  | { readonly _tag: "Undecodable"; readonly reason: string }
+  | { readonly _tag: "Undecodable"; readonly reason: string; readonly raw: Readonly<Record<string, string>> }
 
 interface Pending {
   consumer: string
@@ -65,7 +92,11 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
     const pending = new Map<string, Pending>()
     const members = new Set<string>() // the group's consumers, as XINFO CONSUMERS would list them
     const aliveUntil = new Map<string, number>() // heartbeat marks: consumer -> expiry (ms)
-    const dead: Array<DeadLetter> = []
+    // The dead-letter store in arrival order (a Map keeps insertion order), with when each arrived.
+    const dead = new Map<string, DeadLetter & { readonly at: number }>()
+    let deadSeq = 0
+    let discarded = 0
+    const cap = Math.max(1, options.deadLetterCap ?? defaultDeadLetterCap)
     let arrived = yield* Deferred.make<void>() // completed (and replaced) on every append
     const fault = options.fault ?? (() => Effect.void)
     const stream = options.stream ?? "memory"
@@ -79,11 +110,12 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
     const seqOf = (id: string) => Number(id.slice(0, id.indexOf("-")))
     let lastDelivered = 0 // sequence number of the newest entry ever delivered
 
-    const push = (body: Body) => {
+    // `counted`: a new event (in `received`); false for a redriven one, counted when it first came.
+    const push = (body: Body, counted = true) => {
       const id = `${++seq}-0` // Redis-style ids, increasing
       bodies.set(id, body)
       undelivered.push(id)
-      received++
+      if (counted) received++
       return id
     }
     const notify = Effect.gen(function* () {
@@ -168,12 +200,90 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
         // Only a pending entry can move: a second call, or a call for an acked entry, changes nothing.
         if (p === undefined) return
         pending.delete(entry.id)
-        dead.push({ entry, reason, deliveries: p.deliveries })
+        const id = `${++deadSeq}-0`
+        dead.set(id, { id, entry, reason, deliveries: p.deliveries, at: yield* Clock.currentTimeMillis })
+        for (const oldest of dead.keys()) {
+          if (dead.size <= cap) break
+          dead.delete(oldest)
+          discarded++
+        }
+      })
+
+    const toDeadLetterEntry = (d: DeadLetter & { readonly at: number }): DeadLetterEntry => {
+      const body = bodies.get(d.entry.id)!
+      return {
+        id: d.id,
+        entry: { stream, id: d.entry.id },
+        reason: d.reason,
+        deliveries: d.deliveries,
+        deadLetteredAt: new Date(d.at).toISOString(),
+        content:
+          body._tag === "Event"
+            ? { _tag: "Event", event: body.event }
+            : {
+                _tag: "Undecodable",
+                raw: Object.fromEntries(
+                  Object.entries(body.raw).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")])
+                )
+              }
+      }
+    }
+
+    const deadLetters = (query: { readonly after?: string; readonly limit: number }) =>
+      Effect.gen(function* () {
+        yield* fault("deadLetters")
+        const after = query.after
+        const entries = [...dead.values()]
+          .filter((d) => after === undefined || isBelow(after, d.id))
+          .slice(0, Math.max(1, query.limit))
+          .map(toDeadLetterEntry)
+        return { entries, nextAfter: entries.at(-1)?.id ?? after ?? "0-0" }
+      })
+
+    // Each id on its own, in the order given; "all": the store as it is now.
+    const select = (ids: ReadonlyArray<string> | "all") => (ids === "all" ? [...dead.keys()] : ids)
+
+    const redrive = (ids: ReadonlyArray<string> | "all") =>
+      Effect.gen(function* () {
+        yield* fault("redrive")
+        const missing: Array<string> = []
+        let count = 0
+        for (const id of select(ids)) {
+          const d = dead.get(id)
+          if (d === undefined) {
+            missing.push(id)
+            continue
+          }
+          dead.delete(id)
+          push(bodies.get(d.entry.id)!, false)
+          count++
+        }
+        if (count > 0) yield* notify
+        return { count, missing, skipped: [] } satisfies DeadLetterOutcome
+      })
+
+    const discard = (ids: ReadonlyArray<string> | "all") =>
+      Effect.gen(function* () {
+        yield* fault("discard")
+        const missing: Array<string> = []
+        let count = 0
+        for (const id of select(ids)) {
+          if (dead.delete(id)) count++
+          else missing.push(id)
+        }
+        discarded += count
+        return { count, missing, skipped: [] } satisfies DeadLetterOutcome
       })
 
     const stats = Effect.gen(function* () {
       yield* fault("stats")
-      return { received, lag: undelivered.length - head, pending: pending.size, deadLettered: dead.length }
+      return {
+        received,
+        lag: undelivered.length - head,
+        pending: pending.size,
+        deadLettered: dead.size,
+        discarded
+      }
     })
 
     const deliveryFloor = Effect.gen(function* () {
@@ -185,14 +295,26 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
     })
 
     return {
-      log: EventLog.of({ append, read, ack, heartbeat, reclaim, deadLetter, stats, deliveryFloor }),
-      appendUndecodable: (reason) =>
+      log: EventLog.of({
+        append,
+        read,
+        ack,
+        heartbeat,
+        reclaim,
+        deadLetter,
+        deadLetters,
+        redrive,
+        discard,
+        stats,
+        deliveryFloor
+      }),
+      appendUndecodable: (reason, raw = { e: reason }) =>
         Effect.gen(function* () {
-          const id = push({ _tag: "Undecodable", reason })
+          const id = push({ _tag: "Undecodable", reason, raw })
           yield* notify
           return id
         }),
-      deadLetters: Effect.sync(() => [...dead]),
+      deadLetters: Effect.sync(() => [...dead.values()].map(({ at: _at, ...d }) => d)),
       consumers: Effect.sync(() => {
         const counts = new Map([...members].map((name) => [name, 0]))
         for (const p of pending.values()) counts.set(p.consumer, (counts.get(p.consumer) ?? 0) + 1)

@@ -19,6 +19,7 @@ import {
   EventStoreError,
   type ReadQuery,
   type TimeQuery,
+  type TopicQuery,
   type TopicStats
 } from "../EventStore.ts"
 import { sumTopics } from "../Stats.ts"
@@ -27,10 +28,10 @@ import { sumTopics } from "../Stats.ts"
 export interface Options {
   /**
    * Runs before every operation; a failure (or defect) replaces the operation, which then changes nothing.
-   * `batch` is the commit's batch, empty for `committed`, `read` and `stats`.
+   * `batch` is the commit's batch, empty for the others. `totals` and `topics` run the "stats" fault.
    */
   readonly fault?: (
-    operation: "commit" | "committed" | "read" | "stats" | "forget",
+    operation: "commit" | "committed" | "read" | "stats" | "forget" | "ping",
     batch: ReadonlyArray<Delivery>
   ) => Effect.Effect<void, EventStoreError>
 }
@@ -59,6 +60,19 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
     const rejectedPerKey = new Map<string, number>()
     const committed = new Map<string, { readonly ref: EntryRef; readonly atMillis: number }>()
     const counters = new Map<string, Counters>()
+    // Kept as commits count, so totals and topic pages never walk every topic.
+    const totals = { unique: 0, duplicates: 0, conflicts: 0 }
+    const names: Array<string> = [] // sorted
+    const firstAbove = (after: string) => {
+      let lo = 0
+      let hi = names.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (names[mid]! <= after) lo = mid + 1
+        else hi = mid
+      }
+      return lo
+    }
     const fault = options.fault ?? (() => Effect.void)
 
     const commit = (batch: ReadonlyArray<Delivery>) =>
@@ -108,6 +122,12 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
         for (const change of p.topics) {
           const c = counters.get(change.topic) ?? { unique: 0, duplicates: 0, conflicts: 0 }
           counters.set(change.topic, c)
+          if (c.unique + c.duplicates === 0 && change.addUnique + change.addDuplicates > 0) {
+            names.splice(firstAbove(change.topic), 0, change.topic)
+          }
+          totals.unique += change.addUnique
+          totals.duplicates += change.addDuplicates
+          totals.conflicts += change.addConflicts
           c.unique += change.addUnique
           c.duplicates += change.addDuplicates
           c.conflicts += change.addConflicts
@@ -199,7 +219,37 @@ export const make = (options: Options = {}): Effect.Effect<EventStore["Service"]
       return sumTopics(topics)
     })
 
-    return EventStore.of({ commit, committed: isCommitted, read, lookup, conflicts, cursorAt, stats, forget })
+    const currentTotals = Effect.gen(function* () {
+      yield* fault("stats", [])
+      return { ...totals, topicCount: names.length }
+    })
+
+    const topics = (query: TopicQuery) =>
+      Effect.gen(function* () {
+        yield* fault("stats", [])
+        if (!Number.isSafeInteger(query.limit) || query.limit < 1) {
+          return yield* invalidQuery(`limit must be an integer >= 1`)
+        }
+        const start = firstAbove(query.after)
+        const page = names.slice(start, start + query.limit).map((topic) => ({ topic, ...counters.get(topic)! }))
+        return { topics: page, nextAfter: page.at(-1)?.topic ?? query.after }
+      })
+
+    const ping = fault("ping", [])
+
+    return EventStore.of({
+      commit,
+      committed: isCommitted,
+      read,
+      lookup,
+      conflicts,
+      cursorAt,
+      stats,
+      totals: currentTotals,
+      topics,
+      ping,
+      forget
+    })
   })
 
 /** A layer with a fresh store. @category layers */

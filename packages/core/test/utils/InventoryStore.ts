@@ -105,11 +105,36 @@ export const makeInventoryStore = () => {
     Stats.sumTopics([...topics.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([topic, c]) => ({ topic, ...c })))
   )
 
+  // A test double: its totals and pages come from the full listing.
+  const totals = Effect.map(stats, (s) => ({
+    unique: s.unique,
+    duplicates: s.duplicates,
+    conflicts: s.conflicts,
+    topicCount: s.topics.length
+  }))
+  const topicPage = (query: EventStore.TopicQuery) =>
+    Effect.map(stats, (s) => {
+      const page = s.topics.filter((t) => t.topic > query.after).slice(0, query.limit)
+      return { topics: page, nextAfter: page.at(-1)?.topic ?? query.after }
+    })
+
   return {
     stock,
     layer: Layer.succeed(
       EventStore.EventStore,
-      EventStore.EventStore.of({ commit, committed, read, lookup, conflicts, cursorAt, stats, forget })
+      EventStore.EventStore.of({
+        commit,
+        committed,
+        read,
+        lookup,
+        conflicts,
+        cursorAt,
+        stats,
+        totals,
+        topics: topicPage,
+        ping: Effect.void,
+        forget
+      })
     )
   }
 }

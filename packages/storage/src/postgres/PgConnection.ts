@@ -21,17 +21,34 @@ export interface PgConfig {
   readonly poolSize?: number
   /** Time to wait for a pooled connection, in ms (default 10,000); past it a commit fails, retryable. */
   readonly connectTimeoutMs?: number
+  /**
+   * Every connection's `search_path`, e.g. `["agg", "public"]` for the `Inbox`, whose tables live in a schema of
+   * their own; plain identifiers (letters, digits, `_`). Omitted: the server's default.
+   */
+  readonly searchPath?: ReadonlyArray<string>
 }
 
 /** `DATABASE_URL` (required), kept `Redacted`. @category models */
 export const urlConfig: Config.Config<Redacted.Redacted<string>> = Config.Redacted("DATABASE_URL")
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** A `search_path` value of plain identifiers; throws a RangeError on anything else. @category constructors */
+export const searchPathOf = (schemas: ReadonlyArray<string>): string => {
+  const bad = schemas.find((s) => !IDENTIFIER.test(s))
+  if (schemas.length === 0 || bad !== undefined)
+    throw new RangeError(`a search_path is one or more plain identifiers, got ${JSON.stringify(schemas)}`)
+  return schemas.join(",")
+}
 
 /** Kysely on a node-postgres pool; the caller destroys it. @category constructors */
 export const makeKysely = (config: PgConfig): Kysely<Database> => {
   const pool = new pg.Pool({
     connectionString: Redacted.isRedacted(config.url) ? Redacted.value(config.url) : config.url,
     max: config.poolSize ?? 10,
-    connectionTimeoutMillis: config.connectTimeoutMs ?? 10_000
+    connectionTimeoutMillis: config.connectTimeoutMs ?? 10_000,
+    // A startup parameter, so it holds from the first statement on, also after DISCARD ALL.
+    ...(config.searchPath === undefined ? {} : { options: `-c search_path=${searchPathOf(config.searchPath)}` })
   })
   // A client whose server connection dies emits 'error' (on the pool when idle, on the client when checked out);
   // without listeners Node would crash. The failing query rejects on its own (and is classified), the pool drops

@@ -3,41 +3,19 @@
  * `PgConnection`) and on PGlite, in memory or in a data directory (`layerPglite` of `@agg/storage/pglite`, the
  * embedded default). This module opens no connection itself: `make` takes an open Kysely instance.
  *
- * A commit is one transaction:
- * 1. create the missing `topics` rows of the batch (sorted) and lock all of them `FOR UPDATE ORDER BY topic`:
- *    every writer takes its rows in the same order, so writers never deadlock, and writers of disjoint topics
- *    never wait for each other (there is no global counter row);
- * 2. record the batch's delivery ids (`ON CONFLICT DO NOTHING RETURNING`): the ids not returned were committed
- *    before, so their deliveries are `Redelivered`;
- * 3. fetch the stored content hashes of the batch's keys, and let core's `CommitPlan` classify and assign
- *    offsets from the locked counts (race-free: nobody else can touch these topics until we commit);
- * 4. insert the new events in one `unnest` statement, in input order, and update the counters on the same
- *    locked rows.
- * Every statement is an index lookup or an insert, so the cost does not grow with the table.
+ * A commit is one call of the PL/pgSQL function `agg_commit` (installed by a migration): it locks the batch's
+ * `topics` rows in name order, records the delivery entries (an entry recorded before is `Redelivered`),
+ * classifies against the stored content hashes, numbers the new events from the locked counts, inserts them and
+ * updates the counters. Everything that needs no lock (content hashes, payload JSON, entry id parsing) happens
+ * here, before the call. See docs/design.md, "The commit: one call of `agg_commit`" and "Per-topic locks in name
+ * order".
  *
- * Reading all topics. A per-topic page is safe because offsets are assigned under the topic lock held to commit.
- * Across topics no lock orders the writers, and an insert-time sequence would not do: a transaction can take a
- * lower number and commit after a reader has already paged past a higher one, which it would then never see.
- * So each row's position is `pos = xid * 2^16 + rank`: `xid` is the inserting transaction's id
- * (`pg_current_xact_id()`), `rank` the row's index in the one insert each commit makes. A read of all topics
- * returns only rows below `horizon * 2^16`, where `horizon` is, in the statement's own snapshot, the lowest xid
- * that may still commit rows into this database: the oldest in-progress xid, skipping those
- * `pg_stat_activity` shows running in another database (they can never write here), and at most the snapshot's
- * `xmax` (the first xid not yet assigned). Every transaction below the horizon has finished, so its rows are
- * visible to the statement, and any transaction still running or not yet begun has an xid >= horizon: no commit
- * can ever add a row below a cursor the read returned. A skip is decided only on a fact that cannot change (an xid
- * is bound to its backend and database for life), so the order of these lookups does not matter; an xid the view
- * does not show (it finished meanwhile, a prepared transaction, a role without the right to see it) is kept, which
- * only delays rows.
- * The price: a commit becomes visible to all-topics reads once every older transaction in this database has
- * finished (a long-running writer here holds them back; per-topic reads never wait). And within one topic the
- * all-topics order follows offsets except when commits touching several topics race: a commit that took its xid
- * on one topic and then waited for another topic's lock is placed before the commit it waited for (each row is
- * still read exactly once; per-topic reads are in offset order). Bounds: `pos` stays an
- * exact JS number while xid < 2^37 (137 billion transactions over the cluster's life; a commit past it fails with
- * the check constraint `events_pos_js_safe`), and a commit inserts at most 2^16 = 65,536 new events.
- * `committed(ids)` is one primary-key lookup on `deliveries` (the ids recorded in step 2), never touching events.
- * On PGlite (one connection) Kysely's connection mutex runs transactions one at a time, so they never interleave.
+ * A read of all topics pages by `pos = xid * 2^16 + rank` and returns only rows below the visibility horizon
+ * (`VISIBLE_BELOW`), so no commit can ever add a row below a position a read returned; the price is that a commit
+ * shows there only once every older write transaction in this database has finished. Bounds: a commit inserts at
+ * most 2^16 new events, and `pos` stays an exact JS number while xid < 2^37. See docs/design.md, "All-topics
+ * order". Records of committed entries are forgotten below the log's delivery floor (`forget`; docs/design.md,
+ * "Delivery records"). On PGlite (one connection) transactions run one at a time.
  *
  * @remarks Does not retry (errors are classified by `PgError` and returned), does not own the schema beyond
  * running the migrations at start-up.
@@ -45,7 +23,7 @@
 
 import { ContentHash, EventLog, EventStore, Stats } from "@agg/core"
 import type { StoredConflict, StoredEvent } from "@agg/schema"
-import { type Config, Duration, Effect, Layer, Option } from "effect"
+import { Clock, type Config, Duration, Effect, Layer, Option } from "effect"
 import { type Kysely, sql } from "kysely"
 import type { Database, EventRow } from "./Database.ts"
 import { migrateToLatest } from "./Migrations.ts"
@@ -55,7 +33,7 @@ import { toEventStoreError } from "./PgError.ts"
 // ----------------------------------------------------------------------------------------------------------------
 // SQL (plain async Kysely functions; the Effect boundary is `make`)
 
-/** Bits of `pos` below the xid: a commit inserts at most 2^RANK_BITS new events (see the module comment). */
+/** Bits of `pos` below the xid: a commit inserts at most 2^RANK_BITS new events (docs/design.md, "All-topics order"). */
 const RANK_BITS = 16
 const RANK_LIMIT = 2 ** RANK_BITS
 
@@ -66,8 +44,10 @@ const RANK_LIMIT = 2 ** RANK_BITS
 export const maxEventsPerCommit = RANK_LIMIT
 
 /**
- * `horizon * 2^RANK_BITS` of the module comment, as a bigint expression. Both `pg_current_snapshot()` calls
- * return the statement's snapshot, the one its scan of `events` uses.
+ * `horizon * 2^RANK_BITS` as a bigint expression. `horizon` is the lowest xid that may still commit rows into this
+ * database: the oldest in-progress xid of the snapshot, skipping those `pg_stat_activity` shows running in another
+ * database, and at most the snapshot's `xmax` (docs/design.md, "All-topics order"). Both `pg_current_snapshot()`
+ * calls return the statement's snapshot, the one its scan of `events` uses.
  */
 const VISIBLE_BELOW = sql<string>`(least(
   pg_snapshot_xmax(pg_current_snapshot()),
@@ -144,9 +124,15 @@ const toOutcome = (verdict: string, offset: number | string | null | undefined):
   }
 }
 
-// The whole commit is one call of `agg_commit` (installed by a migration), in its own implicit transaction: one
-// round trip, and the topic locks are held only while the function runs and commits.
-const commitBatch = async (db: Kysely<Database>, batch: ReadonlyArray<EventStore.Delivery>) => {
+/**
+ * The whole commit: one call of `agg_commit` (installed by a migration), one round trip. On `db` it runs in its own
+ * implicit transaction, so the topic locks are held only while the function runs and commits; on an open
+ * transaction (the `Inbox`) they are held until that transaction ends. Returns one outcome per delivery.
+ */
+export const commitBatch = async (
+  db: Kysely<Database>,
+  batch: ReadonlyArray<EventStore.Delivery>
+): Promise<Array<EventStore.Outcome>> => {
   const a = commitArguments(batch)
   const { rows } = await sql<{ verdicts: string; offsets: ReadonlyArray<number | string | null> }>`
     SELECT verdicts, offsets FROM agg_commit(
@@ -284,9 +270,7 @@ const readStats = async (db: Kysely<Database>) => {
   const rows = await db
     .selectFrom("topics")
     .select(["topic", "unique_count", "duplicates", "conflicts"])
-    // A commit creates the rows of all its topics before it knows whether anything will be counted (a batch of
-    // redeliveries counts nothing): such a row is not a topic yet.
-    .where(sql<boolean>`unique_count + duplicates > 0`)
+    .where(IS_TOPIC)
     .orderBy("topic")
     .execute()
   return Stats.sumTopics(
@@ -299,30 +283,133 @@ const readStats = async (db: Kysely<Database>) => {
   )
 }
 
+// A commit creates the rows of all its topics before it knows whether anything will be counted (a batch of
+// redeliveries counts nothing): such a row is not a topic yet.
+const IS_TOPIC = sql<boolean>`unique_count + duplicates > 0`
+
+// Along the primary key from `after`: the cost is the page's, whatever the number of topics.
+const pageTopics = async (db: Kysely<Database>, query: EventStore.TopicQuery): Promise<EventStore.TopicPage> => {
+  const rows = await db
+    .selectFrom("topics")
+    .select(["topic", "unique_count", "duplicates", "conflicts"])
+    .where("topic", ">", query.after)
+    .where(IS_TOPIC)
+    .orderBy("topic")
+    .limit(query.limit)
+    .execute()
+  const topics = rows.map((r) => ({
+    topic: r.topic,
+    unique: Number(r.unique_count),
+    duplicates: Number(r.duplicates),
+    conflicts: Number(r.conflicts)
+  }))
+  return { topics, nextAfter: topics.at(-1)?.topic ?? query.after }
+}
+
+// The one statement that reads every topic row; `totals` runs it at most once per `totalsMaxAge`.
+const aggregateTotals = async (db: Kysely<Database>): Promise<EventStore.StoreTotals> => {
+  const { rows } = await sql<{ unique: string; duplicates: string; conflicts: string; topics: string }>`
+    SELECT coalesce(sum(unique_count), 0)::text AS unique, coalesce(sum(duplicates), 0)::text AS duplicates,
+           coalesce(sum(conflicts), 0)::text AS conflicts, count(*)::text AS topics
+    FROM topics WHERE ${IS_TOPIC}`.execute(db)
+  const r = rows[0]!
+  return {
+    unique: Number(r.unique),
+    duplicates: Number(r.duplicates),
+    conflicts: Number(r.conflicts),
+    topicCount: Number(r.topics)
+  }
+}
+
+// What a commit's outcomes add to the totals. A topic's first counted event is always New at offset 1 (a
+// duplicate needs a stored event of its topic), so those count the new topics.
+const addOutcomes = (totals: EventStore.StoreTotals, outcomes: ReadonlyArray<EventStore.Outcome>) => {
+  let { unique, duplicates, conflicts, topicCount } = totals
+  for (const o of outcomes) {
+    if (o._tag === "New") {
+      unique++
+      if (o.offset === 1) topicCount++
+    } else if (o._tag === "Duplicate") duplicates++
+    else if (o._tag === "Conflict") {
+      duplicates++
+      conflicts++
+    }
+  }
+  return { unique, duplicates, conflicts, topicCount }
+}
+
 // ----------------------------------------------------------------------------------------------------------------
 // Effect boundary
 
 const use = <A>(operation: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (cause) => toEventStoreError(operation, cause) })
 
+/** Options of `make`. @category models */
+export interface MakeOptions {
+  /**
+   * How `totals` stays cheap. A duration (default 1 second): other processes write too, so the aggregate over
+   * the topics is read again once it is older than this (concurrent callers share one read), and this store's
+   * own commits since are added to it; another writer's commits show within that bound. `"single-writer"`: this
+   * process is the database's only writer (PGlite), so the aggregate is read once, at start, and every commit
+   * is added to it: exact, never a scan again.
+   */
+  readonly totalsMaxAge?: Duration.Input | "single-writer"
+}
+
 /**
  * The store on an open Kysely instance (migrated or not: `make` migrates first). The caller owns `db`.
  * @category constructors
  */
-export const make = (db: Kysely<Database>) =>
+export const make = (db: Kysely<Database>, options: MakeOptions = {}) =>
   Effect.gen(function* () {
     yield* use("migrate", () => migrateToLatest(db))
+    const maxAge = options.totalsMaxAge ?? "1 second"
+    const maxAgeMs =
+      maxAge === "single-writer" ? Number.POSITIVE_INFINITY : Duration.toMillis(Duration.fromInputUnsafe(maxAge))
+    // The aggregate, when its read ended, and what this store's commits added since. A commit adds only when it
+    // started after that read ended (`generation` unchanged): an older one may already be in the aggregate.
+    let base = maxAge === "single-writer" ? yield* use("totals", () => aggregateTotals(db)) : undefined
+    let baseAt = 0
+    let generation = 0
+    let refreshing: Promise<void> | undefined
+    const refresh = (now: number) =>
+      (refreshing ??= aggregateTotals(db)
+        .then((fresh) => {
+          base = fresh
+          baseAt = now
+          generation++
+        })
+        .finally(() => {
+          refreshing = undefined
+        }))
+    const totals = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      if (base === undefined || now - baseAt > maxAgeMs) yield* use("totals", () => refresh(now))
+      return base!
+    })
+    const commit = (batch: ReadonlyArray<EventStore.Delivery>) =>
+      Effect.suspend(() => {
+        const startedIn = generation
+        return use("commit", () => commitBatch(db, batch)).pipe(
+          Effect.tap((outcomes) =>
+            Effect.sync(() => {
+              if (base !== undefined && startedIn === generation) base = addOutcomes(base, outcomes)
+            })
+          )
+        )
+      })
     return EventStore.EventStore.of({
       commit: (batch) =>
-        batch.length === 0
-          ? Effect.succeed([])
-          : use("commit", () => commitBatch(db, batch)).pipe(Effect.withSpan("PgEventStore.commit")),
+        batch.length === 0 ? Effect.succeed([]) : commit(batch).pipe(Effect.withSpan("PgEventStore.commit")),
       committed: (ids) => use("committed", () => committedIds(db, ids)),
       read: (query) => use("read", () => readPage(db, query)),
       lookup: (key) => use("lookup", () => lookupEvent(db, key)),
       conflicts: (query) => use("conflicts", () => readConflicts(db, query)),
       cursorAt: (query) => use("cursorAt", () => cursorAtTime(db, query)),
       stats: use("stats", () => readStats(db)),
+      totals,
+      topics: (query) => use("topics", () => pageTopics(db, query)),
+      ping: use("ping", () => sql`SELECT 1`.execute(db)).pipe(Effect.asVoid),
       forget: (floor, options) => use("forget", () => forgetBelow(db, floor, Duration.toMillis(options.olderThan)))
     })
   })

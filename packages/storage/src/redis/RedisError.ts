@@ -43,6 +43,22 @@ export const isRetryable = (cause: unknown): boolean => {
   return typeof code === "string" && /^E[A-Z]+$/.test(code)
 }
 
+// Replies that mean the credentials of REDIS_URL are wrong or missing.
+const AUTH_REPLIES = ["WRONGPASS", "NOAUTH", "NOPERM", "ERR invalid password", "ERR AUTH"]
+
+/**
+ * Why the log cannot start until REDIS_URL is fixed, or undefined when the failure may pass by itself (the
+ * server is down, loading, or not resolvable yet). Never quotes the URL (it may hold a password).
+ */
+export const startProblem = (error: EventLog.EventLogError): string | undefined => {
+  const cause = error.cause instanceof ReconnectStrategyError ? error.cause.originalError : error.cause
+  if (cause instanceof ErrorReply && AUTH_REPLIES.some((p) => cause.message.startsWith(p))) {
+    return `REDIS_URL: Redis refused the credentials (${cause.message.split(" ")[0]}): check the password (and user) in REDIS_URL`
+  }
+  if (cause instanceof TypeError && /url/i.test(cause.message)) return "REDIS_URL: not a valid Redis URL"
+  return undefined
+}
+
 /** Wrap a node-redis error as the port's error, classified. */
 export const toEventLogError = (operation: string, cause: unknown): EventLog.EventLogError =>
   cause instanceof EventLog.EventLogError

@@ -17,8 +17,15 @@
  *   else) is recorded by the script in the dead-letter stream and counted, so it stays counted
  *   (`received` = processed + pending + dead-lettered) instead of vanishing. A dead consumer with nothing pending
  *   is removed from the group by `removeConsumer-1.lua` (the pending check and XGROUP DELCONSUMER in one step).
- * - deadLetter: the `deadLetter-3.lua` script { XACK; only if it was pending: XADD dlq {id, reason, deliveries,
- *   raw fields}; INCR counter }, so a double dead-letter (two consumers racing) counts once.
+ * - deadLetter: the `deadLetter-4.lua` script { XACK; only if it was pending: XADD dlq {id, reason, deliveries,
+ *   raw fields}; INCR counter; beyond the cap, XTRIM the oldest and move their count to `discarded` }, so a
+ *   double dead-letter (two consumers racing) counts once. (Entries the claim script records as deleted are
+ *   trimmed by the next dead-letter.)
+ * - deadLetters: XRANGE of the dead-letter stream after the cursor; the raw fields decode with `Entry`.
+ * - redrive: `redrive-3.lua` per page of ids { XADD the raw fields to the stream; XDEL dlq; DECR counter },
+ *   atomic per entry; "all" pages up to the newest dead letter at the start, so entries that fail again and
+ *   come back meanwhile are not redriven a second time by the same call.
+ * - discard: `discard-3.lua` { XDEL; move the count from dead-lettered to discarded }; "all" is one DEL.
  * - stats: GET received, XINFO GROUPS (lag, pending), GET dead-letter counter; when Redis reports no lag, at most
  *   two XRANGEs with COUNT (see `countLag`): never a read of the whole backlog.
  * - deliveryFloor: the group's oldest pending id (XPENDING), else the id after its last-delivered id.
@@ -37,11 +44,11 @@
  */
 import { EventLog, GroupCommit } from "@agg/core"
 import type { Event } from "@agg/schema"
-import { Config, Context, Duration, Effect, Layer, Redacted, Schema, type Scope } from "effect"
+import { Config, Context, Duration, Effect, Exit, Layer, Redacted, Schedule, Schema, Scope } from "effect"
 import { createClient } from "redis"
 import * as Entry from "./Entry.ts"
 import * as Liveness from "./Liveness.ts"
-import { toEventLogError } from "./RedisError.ts"
+import { startProblem, toEventLogError } from "./RedisError.ts"
 import { scripts } from "./Scripts.ts"
 import * as StreamKeys from "./StreamKeys.ts"
 
@@ -55,6 +62,8 @@ export interface RedisConfig {
   readonly group?: string
   /** Time limit of one operation (a blocking read: its block time plus this); default 5 seconds. */
   readonly timeout?: Duration.Input
+  /** Most entries the dead-letter stream keeps (the oldest beyond are discarded); default `defaultDeadLetterCap`. */
+  readonly deadLetterCap?: number
 }
 
 /**
@@ -62,13 +71,34 @@ export interface RedisConfig {
  * defined), not yet connected.
  * @category constructors
  */
-export const createLogClient = (url: string, name: string) =>
+export const createLogClient = (url: string, name: string) => {
+  // Until its first connection, a client does not reconnect by itself: `connect()` then fails with the cause
+  // (instead of waiting for ever), and the caller decides whether and when to try again. Once connected, a lost
+  // connection is re-established with node-redis' own backoff (exponential to 2 s, with jitter).
+  let connected = false
   // Named (CLIENT SETNAME) so CLIENT LIST shows whose connection is whose. No offline queue: a command queued
   // while disconnected would outlive its operation's timeout and run on the reconnect, after its caller was told
   // it failed (an append answered 503 would still be appended).
-  createClient({ url, name, RESP: 2, commandOptions: { timeout: 0 }, scripts, disableOfflineQueue: true })
-    // Errors are reported through the failing commands; the listener only keeps node-redis from throwing.
-    .on("error", () => undefined)
+  return (
+    createClient({
+      url,
+      name,
+      RESP: 2,
+      commandOptions: { timeout: 0 },
+      scripts,
+      disableOfflineQueue: true,
+      socket: {
+        reconnectStrategy: (retries: number, cause: Error) =>
+          connected ? Math.min(2 ** retries * 50, 2000) + Math.floor(Math.random() * 200) : cause
+      }
+    })
+      .on("ready", () => {
+        connected = true
+      })
+      // Errors are reported through the failing commands; the listener only keeps node-redis from throwing.
+      .on("error", () => undefined)
+  )
+}
 
 /** A connected node-redis client as this module creates it. */
 export type Client = ReturnType<typeof createLogClient>
@@ -90,6 +120,12 @@ const APPEND_CONCURRENCY = 2
 
 /** Most entries one claim script call takes (its ids are the script's arguments). */
 const CLAIM_PAGE = 500
+
+/** Most dead letters one redrive or discard script call takes (its ids are the script's arguments). */
+const DEAD_LETTER_PAGE = 200
+
+/** A stream id `<ms>-<seq>`: anything else is no dead letter (and would make XRANGE fail). */
+const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/
 
 const toRecord = (flat: ReadonlyArray<string>): Record<string, string> => {
   const out: Record<string, string> = {}
@@ -136,7 +172,8 @@ export const make = (
   client: Client,
   blocking: Client,
   keys: StreamKeys.StreamKeys,
-  timeout: Duration.Input = "5 seconds"
+  timeout: Duration.Input = "5 seconds",
+  deadLetterCap: number = EventLog.defaultDeadLetterCap
 ): Effect.Effect<RedisEventLog, EventLogError, Scope.Scope> =>
   Effect.gen(function* () {
     const limit = Duration.fromInputUnsafe(timeout)
@@ -289,17 +326,106 @@ export const make = (
       const partition = partitions.get(entry.stream)
       return partition === undefined
         ? Effect.fail(refused("deadLetter", `entry ${entry.id} is of stream ${entry.stream}, not of this log`))
-        : run("deadLetter", () => client.deadLetter(partition, keys.group, entry.id, reason, entry.deliveries)).pipe(
-            Effect.asVoid
-          )
+        : run("deadLetter", () =>
+            client.deadLetter(partition, keys.group, entry.id, reason, entry.deliveries, Math.max(1, deadLetterCap))
+          ).pipe(Effect.asVoid)
     }
+
+    const toDeadLetter = (id: string, fields: Record<string, string>): EventLog.DeadLetterEntry => {
+      const raw: Record<string, string> = {}
+      for (const [name, value] of Object.entries(fields)) if (name.startsWith("raw.")) raw[name.slice(4)] = value
+      const entryId = fields["id"] ?? ""
+      const deliveries = Number(fields["deliveries"] ?? 0)
+      const decoded = Entry.decode(p0.stream, entryId, raw, deliveries)
+      const base64 = (value: string) => Buffer.from(value, "utf8").toString("base64")
+      return {
+        id,
+        entry: { stream: p0.stream, id: entryId },
+        reason: fields["reason"] ?? "",
+        deliveries: Number.isSafeInteger(deliveries) ? deliveries : 0,
+        deadLetteredAt: new Date(Number(id.slice(0, id.indexOf("-")))).toISOString(),
+        content:
+          Object.keys(raw).length === 0
+            ? { _tag: "Lost" }
+            : decoded._tag === "Event"
+              ? { _tag: "Event", event: decoded.event }
+              : { _tag: "Undecodable", raw: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, base64(v)])) }
+      }
+    }
+
+    const deadLetters = (query: { readonly after?: string; readonly limit: number }) =>
+      query.after !== undefined && !STREAM_ID.test(query.after)
+        ? Effect.fail(refused("deadLetters", `after must be a stream id <ms>-<seq>, got ${query.after.slice(0, 50)}`))
+        : run("deadLetters", async () => {
+            const start = query.after === undefined ? "-" : `(${query.after}`
+            const page = (await client.xRange(p0.deadLetter, start, "+", { COUNT: Math.max(1, query.limit) })) ?? []
+            const entries = page.map((m) => toDeadLetter(m.id, m.message as Record<string, string>))
+            return { entries, nextAfter: entries.at(-1)?.id ?? query.after ?? "0-0" }
+          })
+
+    const redrivePage = async (ids: ReadonlyArray<string>) => {
+      const [count, missing, skipped] = await client.redrive(p0, ids)
+      return { count, missing: [...missing], skipped: [...skipped] }
+    }
+    // Given ids a page at a time, outcomes in the order given; an id that is no stream id is missing.
+    const byPages = async (
+      ids: ReadonlyArray<string>,
+      page: (ids: ReadonlyArray<string>) => Promise<EventLog.DeadLetterOutcome>
+    ): Promise<EventLog.DeadLetterOutcome> => {
+      const valid = ids.filter((id) => STREAM_ID.test(id))
+      const missing = new Set(ids.filter((id) => !STREAM_ID.test(id)))
+      const skipped = new Set<string>()
+      let count = 0
+      for (let i = 0; i < valid.length; i += DEAD_LETTER_PAGE) {
+        const result = await page(valid.slice(i, i + DEAD_LETTER_PAGE))
+        count += result.count
+        for (const id of result.missing) missing.add(id)
+        for (const id of result.skipped) skipped.add(id)
+      }
+      return { count, missing: ids.filter((id) => missing.has(id)), skipped: ids.filter((id) => skipped.has(id)) }
+    }
+
+    const redrive = (ids: ReadonlyArray<string> | "all") =>
+      run("redrive", async () => {
+        if (ids !== "all") return byPages(ids, redrivePage)
+        const out = { count: 0, missing: [] as Array<string>, skipped: [] as Array<string> }
+        // Up to the newest dead letter now: an entry that fails again comes back with a later id and stays.
+        const newest = ((await client.xRevRange(p0.deadLetter, "+", "-", { COUNT: 1 })) ?? [])[0]?.id
+        if (newest === undefined) return out
+        let after = "-"
+        while (true) {
+          const page = (await client.xRange(p0.deadLetter, after, newest, { COUNT: DEAD_LETTER_PAGE })) ?? []
+          if (page.length === 0) break
+          const result = await redrivePage(page.map((m) => m.id))
+          out.count += result.count
+          out.skipped.push(...result.skipped) // missing: discarded or redriven by someone else meanwhile
+          after = `(${page.at(-1)!.id}`
+          if (page.length < DEAD_LETTER_PAGE) break
+        }
+        return out
+      })
+
+    const discard = (ids: ReadonlyArray<string> | "all") =>
+      run("discard", async () => {
+        if (ids === "all") {
+          const [count] = await client.discard(p0, "all")
+          return { count, missing: [], skipped: [] }
+        }
+        return byPages(ids, async (page) => {
+          const [count, missing] = await client.discard(p0, page)
+          return { count, missing, skipped: [] }
+        })
+      })
 
     // Redis reports no lag while an entry after the group's cursor was deleted (until the group reads past it).
     // Counted then from whichever side of the cursor is short, each read capped at LAG_COUNT_LIMIT entries: the
     // undelivered entries, or the delivered ones still in the stream (the pending ones and those acknowledged but
     // not yet trimmed), subtracted from its length. Only when both sides are longer is the figure Redis' own
     // estimate, entries added minus entries read, which also counts the deleted entries ahead of the cursor.
-    const countLag = async (group: { readonly "last-delivered-id": string; readonly "entries-read"?: number | null }) => {
+    const countLag = async (group: {
+      readonly "last-delivered-id": string
+      readonly "entries-read"?: number | null
+    }) => {
       const last = group["last-delivered-id"]
       const ahead = (await client.xRange(p0.stream, `(${last}`, "+", { COUNT: LAG_COUNT_LIMIT + 1 })) ?? []
       if (ahead.length <= LAG_COUNT_LIMIT) return ahead.length
@@ -315,24 +441,32 @@ export const make = (
     }
 
     const stats = run("stats", async () => {
-      const [received, groups, dead] = (await client
+      const [received, groups, dead, discarded, length] = (await client
         .multi()
         .get(p0.received)
         .xInfoGroups(p0.stream)
         .get(p0.deadLettered)
+        .get(p0.discarded)
+        .xLen(p0.stream)
         .execAsPipeline()) as unknown as [
         string | null,
         Array<{ name: string; pending: number; lag: number | null; "last-delivered-id": string }>,
-        string | null
+        string | null,
+        string | null,
+        number
       ]
       const group = groups.find((g) => g.name === keys.group)
       if (group === undefined) throw new Error(`consumer group ${keys.group} does not exist on ${p0.stream}`)
-      const lag = group.lag ?? (await countLag(group))
+      // Every undelivered entry is still in the stream (trimming stops at the oldest one a group needs), so the
+      // stream's length bounds the lag. Redis's own figure can overshoot it when its entries-read counter drifts
+      // (seen in the chaos run after Redis restarts under load: lag 166,000 on an empty, fully delivered stream).
+      const lag = Math.min(group.lag ?? (await countLag(group)), length)
       return {
         received: Number(received ?? 0),
         lag,
         pending: group.pending,
-        deadLettered: Number(dead ?? 0)
+        deadLettered: Number(dead ?? 0),
+        discarded: Number(discarded ?? 0)
       }
     })
 
@@ -368,7 +502,19 @@ export const make = (
     })
 
     return {
-      log: EventLog.EventLog.of({ append, read, ack, heartbeat, reclaim, deadLetter, stats, deliveryFloor }),
+      log: EventLog.EventLog.of({
+        append,
+        read,
+        ack,
+        heartbeat,
+        reclaim,
+        deadLetter,
+        deadLetters,
+        redrive,
+        discard,
+        stats,
+        deliveryFloor
+      }),
       trimAcknowledged,
       keys
     }
@@ -383,25 +529,88 @@ export const makeScoped = (config: RedisConfig) =>
   Effect.gen(function* () {
     const keys = StreamKeys.make(config.streamKey, config.group)
     const url = Redacted.isRedacted(config.url) ? Redacted.value(config.url) : config.url
-    const client = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => createLogClient(url, `${keys.streamKey}:log`).connect(),
-        catch: (c) => toEventLogError("connect", c)
-      }),
-      (c) => Effect.promise(() => c.close().catch(() => c.destroy()))
+    const client = yield* connectClient(() => createLogClient(url, `${keys.streamKey}:log`), "close")
+    const blocking = yield* connectClient(
+      () => client.duplicate({ name: `${keys.streamKey}:log:blocking` }).on("error", () => undefined),
+      "destroy"
     )
-    const blocking = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () =>
-          client
-            .duplicate({ name: `${keys.streamKey}:log:blocking` })
-            .on("error", () => undefined)
-            .connect(),
-        catch: (c) => toEventLogError("connect", c)
-      }),
-      (c) => Effect.sync(() => c.destroy())
+    return yield* make(client, blocking, keys, config.timeout, config.deadLetterCap)
+  })
+
+// Connect a client, interruptibly: the client is released by the scope (closed once connected, else destroyed,
+// which also ends a connection attempt in progress), so a stop signal never waits for a server that does not answer.
+const connectClient = <C extends Client>(create: () => C, release: "close" | "destroy") =>
+  Effect.gen(function* () {
+    const c = yield* Effect.try({ try: create, catch: (cause) => toEventLogError("connect", cause) })
+    yield* Effect.addFinalizer(() =>
+      release === "close" && c.isReady
+        ? Effect.promise(() => c.close().catch(() => c.destroy()))
+        : Effect.sync(() => {
+            if (c.isOpen) c.destroy()
+          })
     )
-    return yield* make(client, blocking, keys, config.timeout)
+    // Bounded: a server that accepts the connection but never answers the handshake counts as unreachable.
+    yield* Effect.tryPromise({ try: () => c.connect(), catch: (cause) => toEventLogError("connect", cause) }).pipe(
+      Effect.timeoutOrElse({
+        duration: CONNECT_TIMEOUT,
+        orElse: () =>
+          Effect.fail(
+            new EventLog.EventLogError({
+              operation: "connect",
+              retryable: true,
+              message: `connect timed out after ${Duration.format(CONNECT_TIMEOUT)} (no answer from the server)`
+            })
+          )
+      })
+    )
+    return c
+  })
+
+const CONNECT_TIMEOUT = Duration.seconds(5)
+
+// Between attempts to reach Redis at start: 200 ms doubling to 10 s.
+const startBackoff = Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("10 seconds")])
+
+/**
+ * `makeScoped`, tried until it succeeds: a failure that may pass by itself (Redis down or not yet resolvable,
+ * loading, a timeout) is logged as a warning with its cause and tried again after a backoff (200 ms doubling to
+ * 10 s); one that will not (refused credentials, a malformed URL, a refused command) fails at once with a message
+ * naming REDIS_URL (see `startProblem`). Each attempt's connections are closed before the next one; an interrupt
+ * (a stop signal) ends the wait or the attempt in progress at once.
+ * @category constructors
+ */
+export const makeRetrying = (
+  config: RedisConfig,
+  firstAttempt = 1
+): Effect.Effect<RedisEventLog, EventLogError, Scope.Scope> => {
+  let attempt = firstAttempt
+  return Effect.suspend(() => startAttempt(config, attempt++)).pipe(
+    Effect.retry({ schedule: startBackoff, while: (error) => error.retryable })
+  )
+}
+
+// One attempt of `makeRetrying`, in a scope of its own that is closed when it fails.
+const startAttempt = (config: RedisConfig, attempt: number) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.fork(yield* Effect.scope)
+    return yield* makeScoped(config).pipe(
+      Scope.provide(scope),
+      Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))),
+      Effect.mapError((error) => {
+        const problem = startProblem(error)
+        return problem === undefined
+          ? error
+          : new EventLog.EventLogError({ operation: "start", retryable: false, message: problem, cause: error })
+      }),
+      Effect.tapError((error) =>
+        error.retryable
+          ? Effect.logWarning("Redis (REDIS_URL) unreachable at start; retrying", {
+              attempt,
+              cause: error.message
+            })
+          : Effect.void
+      )
+    )
   })
 
 /** Maintenance of the stream, alongside the `EventLog` of the same layer. @category services */
@@ -431,6 +640,90 @@ export const streamKeyConfig: Config.Config<string> = Config.schema(
   Schema.String.check(Schema.makeFilter((value: string) => StreamKeys.validate(value))),
   "STREAM_KEY"
 ).pipe(Config.withDefault("agg:events"))
+
+/**
+ * `layer`, retrying at start while Redis is unreachable (see `makeRetrying`): the layer is built once Redis
+ * answers; refused credentials or a malformed URL fail it at once, naming REDIS_URL. For consumers (the worker),
+ * which have nothing to do without the log.
+ * @category layers
+ */
+export const layerRetrying = (
+  config: RedisConfig
+): Layer.Layer<EventLog.EventLog | RedisStreamMaintenance, EventLogError> =>
+  Layer.effectContext(
+    Effect.map(makeRetrying(config), (r) =>
+      Context.make(EventLog.EventLog, r.log).pipe(
+        Context.add(RedisStreamMaintenance, { trimAcknowledged: r.trimAcknowledged })
+      )
+    )
+  )
+
+/**
+ * `layer` for a producer that must answer while Redis is away (the api): the first attempt runs at start, and
+ * refused credentials or a malformed URL fail the layer there, naming REDIS_URL; if Redis is merely unreachable
+ * the layer is built at once and the attempts go on in the background (`makeRetrying`: each failure logged, with
+ * backoff). Until one succeeds every operation fails retryable ("not connected yet" with the first cause), so the
+ * api answers 503 and /health reports the stream down. A problem found only by a later attempt (Redis came up
+ * with other credentials) is logged as an error and ends the attempts; operations then fail non-retryable with it.
+ * @category layers
+ */
+export const layerInBackground = (
+  config: RedisConfig
+): Layer.Layer<EventLog.EventLog | RedisStreamMaintenance, EventLogError> =>
+  Layer.effectContext(
+    Effect.gen(function* () {
+      let current: RedisEventLog | undefined
+      let failure: EventLogError | undefined
+      const first = yield* Effect.result(startAttempt(config, 1))
+      if (first._tag === "Success") current = first.success
+      else if (!first.failure.retryable) return yield* Effect.fail(first.failure)
+      else {
+        failure = new EventLog.EventLogError({
+          operation: "connect",
+          retryable: true,
+          message: `Redis (REDIS_URL) is not connected yet: ${first.failure.message}`
+        })
+        yield* Effect.forkScoped(
+          makeRetrying(config, 2).pipe(
+            Effect.matchEffect({
+              onSuccess: (r) =>
+                Effect.andThen(
+                  Effect.sync(() => {
+                    current = r
+                  }),
+                  Effect.logInfo("Redis (REDIS_URL) connected")
+                ),
+              onFailure: (error) =>
+                Effect.andThen(
+                  Effect.sync(() => {
+                    failure = error
+                  }),
+                  Effect.logError("Redis (REDIS_URL) cannot be used; no more attempts", { cause: error.message })
+                )
+            })
+          )
+        )
+      }
+      const via = <A>(use: (r: RedisEventLog) => Effect.Effect<A, EventLogError>) =>
+        Effect.suspend(() => (current === undefined ? Effect.fail(failure!) : use(current)))
+      const log = EventLog.EventLog.of({
+        append: (events) => via((r) => r.log.append(events)),
+        read: (consumer, options) => via((r) => r.log.read(consumer, options)),
+        ack: (entries) => via((r) => r.log.ack(entries)),
+        heartbeat: (consumer, ttl) => via((r) => r.log.heartbeat(consumer, ttl)),
+        reclaim: (consumer, options) => via((r) => r.log.reclaim(consumer, options)),
+        deadLetter: (entry, reason) => via((r) => r.log.deadLetter(entry, reason)),
+        deadLetters: (query) => via((r) => r.log.deadLetters(query)),
+        redrive: (ids) => via((r) => r.log.redrive(ids)),
+        discard: (ids) => via((r) => r.log.discard(ids)),
+        stats: via((r) => r.log.stats),
+        deliveryFloor: via((r) => r.log.deliveryFloor)
+      })
+      return Context.make(EventLog.EventLog, log).pipe(
+        Context.add(RedisStreamMaintenance, { trimAcknowledged: via((r) => r.trimAcknowledged) })
+      )
+    })
+  )
 
 /**
  * `layer` configured from the environment: `REDIS_URL` (required, kept `Redacted`) and `STREAM_KEY`

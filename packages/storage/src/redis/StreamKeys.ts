@@ -3,16 +3,19 @@
  * different keys can share one Redis (or one Redis Cluster) without ever touching each other's data.
  *
  * Layout. Every key of partition `i` carries the hash tag `{<STREAM_KEY>:p<i>}` followed by `:` and a suffix:
- * `{S:p0}:stream`, `{S:p0}:received`, `{S:p0}:dlq`, `{S:p0}:dlq:count`. Redis Cluster hashes only the tag, so
+ * `{S:p0}:stream`, `{S:p0}:received`, `{S:p0}:dlq`, `{S:p0}:dlq:count`, `{S:p0}:dlq:discarded`. Redis Cluster hashes only the tag, so
  * all keys of a partition live on one slot and one MULTI or script still touches them atomically. Keys of the
  * whole deployment (the consumers' heartbeats `{S}:consumer:<name>`; later the partition count) use the tag
  * `{<STREAM_KEY>}` and suffixes that are never partition suffixes. A valid `STREAM_KEY` holds no brace, so a key's tag ends at its
  * first `}` and names exactly one deployment and partition: no two valid keys, or partitions, ever share a key
  * (the `a` / `a:received` clash of the old layout cannot happen). The consumer group is a plain name (groups
- * live inside the stream, they are not keys).
+ * live inside the stream, they are not keys). See docs/design.md, "Redis key layout". Another group reading the
+ * same stream (a service's inbox) has dead letters and consumer marks of its own, `{S:p0}:g<n>:<group>:dlq…` and
+ * `{S}:g<n>:<group>:consumer:<name>` (`n` the group name's length), so its counts never mix with the workers'.
  *
  * The layout before hash tags (stream = `STREAM_KEY` itself, `S:received`, `S:dlq`, `S:dlq:count`) is kept as
- * `legacy`, only so that the log can refuse to start beside data it would silently ignore.
+ * `legacy`, only so that the log can refuse to start beside data it would silently ignore (docs/operations.md,
+ * "Upgrading from the old Redis key layout").
  *
  * @remarks Names only; creates and reads nothing.
  */
@@ -37,6 +40,8 @@ export interface PartitionKeys {
   readonly deadLetter: string
   /** Counter of dead-lettered entries: `{S:p<i>}:dlq:count`. */
   readonly deadLettered: string
+  /** Counter of dead-lettered entries discarded for good (or dropped by the cap): `{S:p<i>}:dlq:discarded`. */
+  readonly discarded: string
 }
 
 /** The names of the layout before hash tags, to recognise a deployment made with it. @category models */
@@ -87,6 +92,12 @@ export const make = (streamKey: string, group?: string): StreamKeys => {
       `consumer group must be 1–255 characters without whitespace or control characters, got ${JSON.stringify(group)}`
     )
   }
+  // Dead letters, their counters and the consumers' marks belong to a group: another group on the same stream (a
+  // service's inbox) keeps its own beside the workers', so neither's counts or liveness leak into the other's. The
+  // workers' group keeps the plain names; any other group's carry `g<length>:<group>:` (the length makes the
+  // prefix unambiguous whatever the group name holds).
+  const defaultGroup = `${streamKey}:workers`
+  const own = group === undefined || group === defaultGroup ? "" : `g${[...group].length}:${group}:`
   const partition = (index: number): PartitionKeys => {
     if (!Number.isSafeInteger(index) || index < 0)
       throw new RangeError(`a partition is an integer from 0, got ${index}`)
@@ -95,15 +106,16 @@ export const make = (streamKey: string, group?: string): StreamKeys => {
       index,
       stream: `${tag}:stream`,
       received: `${tag}:received`,
-      deadLetter: `${tag}:dlq`,
-      deadLettered: `${tag}:dlq:count`
+      deadLetter: `${tag}:${own}dlq`,
+      deadLettered: `${tag}:${own}dlq:count`,
+      discarded: `${tag}:${own}dlq:discarded`
     }
   }
   return {
     streamKey,
-    group: group ?? `${streamKey}:workers`,
+    group: group ?? defaultGroup,
     partition,
-    consumer: (name) => `{${streamKey}}:consumer:${name}`,
+    consumer: (name) => `{${streamKey}}:${own}consumer:${name}`,
     legacy: {
       stream: streamKey,
       received: `${streamKey}:received`,

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import type { EventInput } from "@agg/schema"
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { backoffDelay, createPublisher, PublishError, parseRetryAfter, type RetryInfo } from "../src/Client.ts"
+import { backoffDelay, ClientError, createClient, parseRetryAfter, type RetryInfo } from "../src/index.ts"
 
 /** One scripted answer per request, in order; the last one repeats. */
 type Step = (req: IncomingMessage, res: ServerResponse, body: string) => void
@@ -61,7 +61,7 @@ describe("Client.publish", () => {
       reply(202, { accepted: 2 })
     ])
     const retries: Array<RetryInfo> = []
-    const client = createPublisher({
+    const client = createClient({
       url: api.url,
       apiKey: "k1",
       retry: fastRetry,
@@ -95,7 +95,7 @@ describe("Client.publish", () => {
   it("honours Retry-After of 0 and retries 429", async () => {
     const api = await scripted([reply(429, {}, { "retry-after": "0" }), reply(200, { accepted: 1 })])
     const delays: Array<number> = []
-    const client = createPublisher({
+    const client = createClient({
       url: api.url,
       retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 1000 },
       random: () => 0.99,
@@ -107,19 +107,19 @@ describe("Client.publish", () => {
     assert.strictEqual(api.requests[0]?.body, JSON.stringify(events[0]))
   })
 
-  it("does not retry a 400: PublishError with status, code and the body's problems", async () => {
+  it("does not retry a 400: ClientError with status, code and the body's problems", async () => {
     const problems = [{ index: 1, path: "timestamp", message: "timestamp must be ISO 8601 with a zone" }]
     const api = await scripted([
       reply(400, { error: { code: "invalid_events", message: "1 invalid event", issues: problems } }),
       reply(202, { accepted: 2 })
     ])
     let retried = 0
-    const client = createPublisher({ url: api.url, retry: fastRetry, onRetry: () => retried++ })
+    const client = createClient({ url: api.url, retry: fastRetry, onRetry: () => retried++ })
     const error = await client.publish(events).then(
-      () => assert.fail("expected a PublishError"),
+      () => assert.fail("expected a ClientError"),
       (e: unknown) => e
     )
-    assert.instanceOf(error, PublishError)
+    assert.instanceOf(error, ClientError)
     assert.strictEqual(error.status, 400)
     assert.strictEqual(error.code, "invalid_events")
     assert.deepStrictEqual(error.problems, problems)
@@ -133,9 +133,9 @@ describe("Client.publish", () => {
   it("does not retry 401, 413 or 415", async () => {
     for (const status of [401, 413, 415]) {
       const api = await scripted([reply(status, {}), reply(202, { accepted: 2 })])
-      const client = createPublisher({ url: api.url, retry: fastRetry })
+      const client = createClient({ url: api.url, retry: fastRetry })
       const error = await client.publish(events).catch((e: unknown) => e)
-      assert.instanceOf(error, PublishError)
+      assert.instanceOf(error, ClientError)
       assert.strictEqual(error.status, status)
       assert.strictEqual(error.code, `HTTP_${status}`)
       assert.strictEqual(api.requests.length, 1)
@@ -144,9 +144,9 @@ describe("Client.publish", () => {
 
   it("gives up after maxAttempts with the last failure, retryable", async () => {
     const api = await scripted([reply(503, { error: { code: "overloaded", message: "try later" } })])
-    const client = createPublisher({ url: api.url, retry: { ...fastRetry, maxAttempts: 3 }, random: () => 0 })
+    const client = createClient({ url: api.url, retry: { ...fastRetry, maxAttempts: 3 }, random: () => 0 })
     const error = await client.publish(events).catch((e: unknown) => e)
-    assert.instanceOf(error, PublishError)
+    assert.instanceOf(error, ClientError)
     assert.strictEqual(error.status, 503)
     assert.strictEqual(error.code, "overloaded")
     assert.strictEqual(error.attempts, 3)
@@ -158,7 +158,7 @@ describe("Client.publish", () => {
   it("times out a silent attempt and retries it", async () => {
     const api = await scripted([hang, reply(202, { accepted: 2 })])
     const reasons: Array<string> = []
-    const client = createPublisher({
+    const client = createClient({
       url: api.url,
       retry: fastRetry,
       timeoutMs: 150,
@@ -176,19 +176,19 @@ describe("Client.publish", () => {
     const api = await scripted([reply(202, { accepted: 2 })])
     const port = new URL(api.url).port
     for (const s of servers.splice(0)) await new Promise((resolve) => s.close(resolve))
-    const client = createPublisher({ url: `http://127.0.0.1:${port}`, retry: { ...fastRetry, maxAttempts: 2 } })
+    const client = createClient({ url: `http://127.0.0.1:${port}`, retry: { ...fastRetry, maxAttempts: 2 } })
     const error = await client.publish(events).catch((e: unknown) => e)
-    assert.instanceOf(error, PublishError)
+    assert.instanceOf(error, ClientError)
     assert.strictEqual(error.code, "NETWORK_ERROR")
     assert.strictEqual(error.status, undefined)
     assert.strictEqual(error.attempts, 2)
   })
 
   it("validates its options", () => {
-    assert.throws(() => createPublisher({ url: "not a url" }), /url is not a valid URL/)
-    assert.throws(() => createPublisher({ url: "ftp://x" }), /url must be http/)
-    assert.throws(() => createPublisher({ url: "http://x", retry: { maxAttempts: 0 } }), /maxAttempts/)
-    assert.throws(() => createPublisher({ url: "http://x", timeoutMs: 0 }), /timeoutMs/)
+    assert.throws(() => createClient({ url: "not a url" }), /url is not a valid URL/)
+    assert.throws(() => createClient({ url: "ftp://x" }), /url must be http/)
+    assert.throws(() => createClient({ url: "http://x", retry: { maxAttempts: 0 } }), /maxAttempts/)
+    assert.throws(() => createClient({ url: "http://x", timeoutMs: 0 }), /timeoutMs/)
   })
 })
 
@@ -208,7 +208,7 @@ describe("Client reads", () => {
       reply(200, { events: [ev(1), ev(2)], next_after: 2 }),
       reply(200, { events: [ev(3)], next_after: 3 })
     ])
-    const client = createPublisher({ url: `${api.url}/` }) // a trailing slash does not double up
+    const client = createClient({ url: `${api.url}/` }) // a trailing slash does not double up
     const stats = await client.stats()
     assert.strictEqual(stats.unique_processed, 3)
     const offsets: Array<number> = []
@@ -219,6 +219,28 @@ describe("Client reads", () => {
       api.requests.map((r) => r.url),
       ["/stats", "/events?topic=orders&limit=2", "/events?topic=orders&after=2&limit=2"]
     )
+  })
+})
+
+describe("Client.publish batching", () => {
+  it("splits a large publish into requests of at most batchSize, in order, and sums the answers", async () => {
+    const api = await scripted([
+      (_req, res, body) => {
+        const n = (JSON.parse(body) as Array<unknown>).length
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ accepted: n, unique: n - 1, duplicates: 1 }))
+      }
+    ])
+    const many = Array.from({ length: 5 }, (_, i) => ({ ...events[0]!, event_id: `b-${i}` }))
+    const result = await createClient({ url: api.url, batchSize: 2 }).publish(many)
+    assert.deepStrictEqual(
+      api.requests.map((r) => (JSON.parse(r.body) as Array<{ event_id: string }>).map((e) => e.event_id)),
+      [["b-0", "b-1"], ["b-2", "b-3"], ["b-4"]]
+    )
+    assert.strictEqual(result.accepted, 5)
+    assert.strictEqual(result.unique, 2)
+    assert.strictEqual(result.duplicates, 3)
+    assert.strictEqual(result.attempts, 3)
   })
 })
 

@@ -1,25 +1,29 @@
 /**
- * Graceful stop of the worker (SPEC §5.6: on SIGTERM stop reading, commit and ack what it holds, exit 0).
+ * Graceful stop of a consumer process: on SIGTERM stop reading, commit and ack what it holds, then end. Used by the
+ * worker and by the inbox's `runInbox` (@agg/storage).
  *
- * Interrupting the consumer at an arbitrary point is not enough: XREADGROUP and XAUTOCLAIM assign entries to this
- * consumer inside Redis the moment Redis replies, and a read whose result is thrown away by an interrupt leaves
- * those entries pending for a consumer that is gone, until another worker's reclaim pass takes them over after
- * WORKER_RECLAIM_IDLE_MS. So the stop is a drain, done before the consumer is interrupted:
+ * Interrupting the consumer at an arbitrary point is not enough: a broker may assign entries to this consumer the
+ * moment it replies to a read (XREADGROUP and the reclaim's claim do), and a read whose result is thrown away by
+ * an interrupt leaves those entries pending for a consumer that is gone, until another consumer's reclaim pass
+ * takes them over. So the stop is a drain, done before the consumer is interrupted:
  *
  * 1. the `EventLog` seen by the consumer is wrapped (`layer`): it tracks the entries it handed out that are not yet
  *    acknowledged or dead-lettered, and runs every started read or reclaim to completion (uninterruptibly; a read
- *    waits at most WORKER_BLOCK_MS);
+ *    waits at most its block time);
  * 2. `runGracefully` runs the consumer; when interrupted (SIGTERM/SIGINT via `runMain`) it first closes the gate
  *    (further reads return nothing, further reclaims take nothing), waits until the reads in flight have returned
  *    and every entry handed out is acknowledged or dead-lettered, and only then interrupts the consumer, which is
  *    by then idle.
  *
- * If the store is down the entries cannot be committed: after WORKER_SHUTDOWN_TIMEOUT_MS the consumer is
- * interrupted anyway and they stay pending for the other workers (nothing is lost; reclaim covers it).
- * Deliberately changes nothing else: appends and stats pass through untouched, and no entry is ever acked here.
+ * If the store is down the entries cannot be committed: after the timeout the consumer is interrupted anyway and
+ * they stay pending for the other consumers (nothing is lost; reclaim covers it).
+ *
+ * @remarks Changes nothing else: appends and stats pass through untouched, and no entry is ever acked here.
  */
-import { type Consumer, EventLog } from "@agg/core"
+
 import { Context, Deferred, Duration, Effect, Fiber, Layer, Option } from "effect"
+import type * as Consumer from "./Consumer.ts"
+import * as EventLog from "./EventLog.ts"
 
 /** Closes the gate and waits for the entries in hand to be settled. @category services */
 export class LogDrain extends Context.Service<
@@ -33,7 +37,7 @@ export class LogDrain extends Context.Service<
     /** Entries handed out and not yet acknowledged or dead-lettered. */
     readonly held: Effect.Effect<number>
   }
->()("@agg/worker/LogDrain") {}
+>()("@agg/core/LogDrain") {}
 
 /** Wrap the `EventLog` in context with the gate and the bookkeeping; provides `LogDrain` beside it. @category layers */
 export const layer: Layer.Layer<EventLog.EventLog | LogDrain, never, EventLog.EventLog> = Layer.effectContext(

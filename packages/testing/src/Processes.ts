@@ -1,5 +1,5 @@
 /**
- * Real OS processes for the end-to-end tests: the api and the workers run from source
+ * Real OS processes for the end-to-end tests: the api, the workers and the example services run from source
  * (`node --conditions=@agg/source …/src/*.ts`: Node 24 strips the types and the condition points workspace imports
  * at src/), so no build is needed. Each process is a scoped resource: closing the test's scope SIGKILLs whatever is
  * still running and waits for it to be gone, so a failed test never leaks processes into the next one.
@@ -10,13 +10,14 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Deferred, Effect, Option, type Scope } from "effect"
 
-/** The repository root (this file is apps/worker/test/utils/Processes.ts). */
-export const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url))
+/** The repository root (this file is packages/testing/src/Processes.ts). */
+export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
 /** Entry points, as source files, of the apps the tests run. */
 export const entries = {
   api: `${repoRoot}apps/api/src/main.ts`,
-  worker: `${repoRoot}apps/worker/src/main.ts`
+  worker: `${repoRoot}apps/worker/src/main.ts`,
+  inventory: `${repoRoot}examples/inventory/src/main.ts`
 } as const
 
 /** How a process ended: an exit code, or the signal that killed it. */

@@ -1,0 +1,3 @@
+import { app } from "../../tsup.preset.ts"
+
+export default app(["src/main.ts"])

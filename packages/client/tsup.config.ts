@@ -1,0 +1,3 @@
+import { library } from "../../tsup.preset.ts"
+
+export default library(["src/index.ts"])
