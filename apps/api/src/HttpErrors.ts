@@ -1,7 +1,7 @@
 /**
  * Every error the API answers with, and the one table mapping its `_tag` to an HTTP status and a stable `code`
- * (listed in the README). Bodies are always `{"error": {"code", "message", "issues"?, "issue_count"?}}`: the message is written
- * for the client and never carries a stack trace, a driver message or other internals.
+ * (listed in the README). Bodies are always `{"error": {"code", "message", "issues"?, "issue_count"?}}`: the
+ * message is written for the client and never carries a stack trace, a driver message or other internals.
  *
  * Does not log and does not decide when an error happens; routes raise these, `Server` renders them.
  */

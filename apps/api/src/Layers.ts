@@ -13,9 +13,9 @@
  * Holds no logic of its own beyond choosing and wiring.
  */
 import { resolve } from "node:path"
-import { EventLog, EventStore, Ingest } from "@agg/core"
+import { CommitSignal, EventLog, EventStore, Ingest, Tail } from "@agg/core"
 import { MemoryEventLog, MemoryEventStore } from "@agg/core/memory"
-import { PgEventStore, RedisDurability, RedisEventLog } from "@agg/storage"
+import { CommitChannel, PgEventStore, RedisDurability, RedisEventLog } from "@agg/storage"
 import { Effect, Layer, Redacted } from "effect"
 import type { ApiConfig, Mode, Storage } from "./Config.ts"
 import { Metrics } from "./Metrics.ts"
@@ -53,16 +53,36 @@ export type StartError =
   | EventLog.EventLogError
   | (ReturnType<typeof Ingest.layerDirect> extends Layer.Layer<infer _A, infer E, infer _R> ? E : never)
 
-/** Every service the app needs, for the configured mode. @category layers */
-export const services = (config: ApiConfig): Layer.Layer<AppServices, StartError> => {
+/**
+ * Direct mode's group commit over `store`, with the live tail: the store the group commit uses notifies the
+ * tail in-process after each commit (never inside it).
+ */
+const directWithTail = <E, R>(
+  ingest: Layer.Layer<Ingest.Ingest, E, EventStore.EventStore>,
+  store: Layer.Layer<EventStore.EventStore | Metrics, StartError, R>,
+  stream: Tail.Options
+) => {
+  // One tail (layers are shared by reference within a build): the routes' and the signal's.
+  const tail = Tail.layer(stream).pipe(Layer.provideMerge(store))
+  const notifying = CommitSignal.notifying.pipe(Layer.provide(Tail.localSignal), Layer.provide(tail))
+  return ingest.pipe(Layer.provide(notifying), Layer.provideMerge(tail))
+}
+
+/**
+ * Every service the app needs, for the configured mode. `stream` tunes the live tail (tests make it small).
+ * @category layers
+ */
+export const services = (config: ApiConfig, stream: Tail.Options = {}): Layer.Layer<AppServices, StartError> => {
   const mode = config.mode
   if (mode._tag === "Direct") {
     const store = observeCommits.pipe(
       Layer.provide(storeLayer(mode.storage, config.poolSize)),
       Layer.provideMerge(Metrics.layer)
     )
-    return Ingest.layerDirect({ maxEvents: config.commit.maxEvents, linger: config.commit.maxWaitMs }).pipe(
-      Layer.provideMerge(store)
+    return directWithTail(
+      Ingest.layerDirect({ maxEvents: config.commit.maxEvents, linger: config.commit.maxWaitMs }),
+      store,
+      stream
     )
   }
   // Serves while Redis is unreachable (503, /health down) and keeps trying in the background.
@@ -72,7 +92,12 @@ export const services = (config: ApiConfig): Layer.Layer<AppServices, StartError
   const store = storeLayer({ _tag: "Postgres", url: mode.databaseUrl }, config.poolSize)
   const ingest = Ingest.layerQueuedWith(mode.maxBacklog === undefined ? {} : { maxBacklog: mode.maxBacklog })
   // MAX_BACKLOG was validated by the configuration: the options cannot be refused.
-  return ingest.pipe(Layer.orDie, Layer.provideMerge(Layer.mergeAll(log, store, Metrics.layer)))
+  // Workers commit; they announce it on Redis pub/sub, which wakes this process's tail.
+  const tail = CommitChannel.subscriber({ url: mode.redisUrl, streamKey: mode.streamKey }).pipe(
+    Layer.provideMerge(Tail.layer(stream)),
+    Layer.provide(store)
+  )
+  return ingest.pipe(Layer.orDie, Layer.provideMerge(Layer.mergeAll(log, store, tail, Metrics.layer)))
 }
 
 /**
@@ -132,10 +157,11 @@ export const describeData = (mode: Mode): string => {
  * @category layers
  */
 export const memoryDirect = (options: MemoryEventStore.Options = {}): Layer.Layer<AppServices> =>
-  Ingest.layerDirect({ maxEvents: 2000 }).pipe(
-    Layer.provideMerge(
-      observeCommits.pipe(Layer.provide(MemoryEventStore.layerWith(options)), Layer.provideMerge(Metrics.layer))
-    ),
+  directWithTail(
+    Ingest.layerDirect({ maxEvents: 2000 }),
+    observeCommits.pipe(Layer.provide(MemoryEventStore.layerWith(options)), Layer.provideMerge(Metrics.layer)),
+    {}
+  ).pipe(
     Layer.orDie // the fixed options above are valid
   )
 
@@ -149,5 +175,7 @@ export const memoryQueued = (
 ): Layer.Layer<AppServices | EventLog.EventLog> =>
   Ingest.layerQueuedWith(queued).pipe(
     Layer.orDie, // tests' options
-    Layer.provideMerge(Layer.mergeAll(MemoryEventLog.layerWith(options), MemoryEventStore.layer, Metrics.layer))
+    Layer.provideMerge(Layer.mergeAll(MemoryEventLog.layerWith(options), MemoryEventStore.layer, Metrics.layer)),
+    // Nothing commits beside the log here (no workers): the tail serves what the store holds, checked on its timer.
+    Layer.provideMerge(Tail.layer().pipe(Layer.provide(MemoryEventStore.layer)))
   )

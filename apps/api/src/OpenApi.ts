@@ -213,6 +213,16 @@ export const makeOpenApi = (options: { readonly limits: Limits; readonly auth: b
           }
         }
       },
+      "/consumers": {
+        get: {
+          summary: "The consumer group's members: pending, idle time, heartbeat (queued mode; empty in direct mode)",
+          responses: {
+            "200": { description: "The consumers.", content: jsonContent(ref("ConsumersBody")) },
+            ...unauthorized,
+            "503": { ...errorResponse("The stream is unavailable."), headers: retryAfter }
+          }
+        }
+      },
       "/health": {
         get: {
           summary: "Health of the service and its dependencies (no auth)",

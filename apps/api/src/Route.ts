@@ -7,6 +7,7 @@
  * does matching, HEAD, 404/405, auth, body reading, error rendering, logging and metrics once for all of them.
  */
 import type { IncomingMessage } from "node:http"
+import type { PassThrough } from "node:stream"
 import type { Effect } from "effect"
 import type { HttpError } from "./HttpErrors.ts"
 
@@ -24,11 +25,14 @@ export interface RequestContext {
   readonly body: Buffer
 }
 
-/** An answer: status, headers (content-type included) and body. @category models */
+/**
+ * An answer: status, headers (content-type included) and body. A `PassThrough` body is streamed for as long as
+ * its writer keeps it open (the live tail); the server ends it when shutting down. @category models
+ */
 export interface Reply {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
-  readonly body: string | Buffer
+  readonly body: string | Buffer | PassThrough
 }
 
 /** @category models */

@@ -14,7 +14,8 @@
  */
 import { randomUUID } from "node:crypto"
 import type { AddressInfo } from "node:net"
-import { type EventStore, Ingest } from "@agg/core"
+import { PassThrough, type Writable } from "node:stream"
+import { type EventStore, Ingest, type Tail } from "@agg/core"
 import type { Limits } from "@agg/schema"
 import { Cause, Clock, Context, Data, Effect, Fiber, Layer, type Redacted, References, type Scope } from "effect"
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify"
@@ -37,6 +38,8 @@ import { makeOpenApi } from "./OpenApi.ts"
 import type { Reply, Route } from "./Route.ts"
 import { json } from "./Route.ts"
 import * as Conflicts from "./routes/Conflicts.ts"
+import * as Consumers from "./routes/Consumers.ts"
+import * as Dashboard from "./routes/Dashboard.ts"
 import * as DeadLetters from "./routes/DeadLetters.ts"
 import * as Docs from "./routes/Docs.ts"
 import * as Events from "./routes/Events.ts"
@@ -45,6 +48,7 @@ import * as Lookup from "./routes/Lookup.ts"
 import * as MetricsRoute from "./routes/Metrics.ts"
 import * as Publish from "./routes/Publish.ts"
 import * as Stats from "./routes/Stats.ts"
+import * as Stream from "./routes/Stream.ts"
 import * as Topics from "./routes/Topics.ts"
 
 /** What the app needs from the outside. @category models */
@@ -61,10 +65,12 @@ export interface AppOptions {
   readonly accessLog: boolean
   /** Shown in the OpenAPI document. */
   readonly version?: string
+  /** How often GET /events/stream sends a heartbeat comment; default 15,000 ms. */
+  readonly heartbeatMs?: number
 }
 
 /** The services the routes use. @category models */
-export type AppServices = Ingest.Ingest | EventStore.EventStore | Metrics
+export type AppServices = Ingest.Ingest | EventStore.EventStore | Metrics | Tail.Tail
 
 /** A built app: the Fastify instance, every route registered and ready, not listening. @category models */
 export interface App {
@@ -109,14 +115,17 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
   const all: ReadonlyArray<Route<AppServices>> = [
     ...Publish.routes(options.limits, ingest, metrics),
     ...Events.routes,
+    ...Stream.routes(options.heartbeatMs ?? 15_000),
     ...Lookup.routes,
     ...Conflicts.routes,
     ...DeadLetters.routes(metrics),
     ...Stats.routes(startedAtMs),
     ...Topics.routes,
     ...Health.routes(ingest.mode),
+    ...Consumers.routes,
     ...MetricsRoute.routes(startedAtMs),
-    ...(yield* Docs.routes(openApi))
+    ...(yield* Docs.routes(openApi)),
+    ...(yield* Dashboard.routes(auth.enabled))
   ]
 
   let closing = false
@@ -138,8 +147,12 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
     // A path Fastify cannot decode matches no route: answered like any unknown path.
     frameworkErrors: (_error, request, reply) => notFound(request, reply)
   })
+  // Streaming answers (the live tail) never finish by themselves: end them when closing, so the graceful
+  // shutdown need not wait for its timeout (their clients reconnect to another instance, or to this one later).
+  const streams = new Set<Writable>()
   fastify.addHook("preClose", (done) => {
     closing = true
+    for (const stream of streams) stream.end()
     done()
   })
   // Fastify reads no body: a route that takes one reads it in its handler (`Body.collectBody`), after auth and
@@ -168,6 +181,12 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
     const annotations = { ...baseAnnotations, request_id: requestId }
     Effect.runForkWith(Context.add(context, References.CurrentLogAnnotations, annotations))(
       Effect.flatMap(Effect.catchCause(effect, renderFailure), (answer) => {
+        if (answer.body instanceof PassThrough) {
+          const stream = answer.body
+          streams.add(stream)
+          stream.once("close", () => streams.delete(stream))
+          if (closing) stream.end()
+        }
         write(reply, answer, requestId, closing)
         const seconds = (performance.now() - started) / 1000
         series.record(answer.status, seconds)
@@ -387,8 +406,8 @@ export interface ServerOptions extends AppOptions, ListenOptions {
 }
 
 /**
- * Build and serve the app for the layer's lifetime, logging where it listens, the mode, the data location, whether auth is on and
- * the docs URL. @category layers
+ * Build and serve the app for the layer's lifetime, logging where it listens, the mode, the data location,
+ * whether auth is on and the docs URL. @category layers
  */
 export const layer = (options: ServerOptions): Layer.Layer<never, ListenError, AppServices> =>
   Layer.effectDiscard(

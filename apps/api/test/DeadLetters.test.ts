@@ -4,7 +4,7 @@
  * metrics, the roles (admin key for redrive/discard, 403 for a publish key), and embedded mode (empty listing,
  * 404 for redrive/discard). ADMIN_API_KEYS is validated like API_KEYS.
  */
-import { EventLog, Ingest } from "@agg/core"
+import { EventLog, Ingest, Tail } from "@agg/core"
 import { MemoryEventLog, MemoryEventStore } from "@agg/core/memory"
 import { Env } from "@agg/runtime"
 import { checkResponse, DeadLettersPage } from "@agg/schema"
@@ -24,7 +24,8 @@ const startQueued = async (options: StartOptions = {}) => {
     Layer.orDie,
     Layer.provideMerge(
       Layer.mergeAll(Layer.succeed(EventLog.EventLog, memLog.log), MemoryEventStore.layer, Metrics.layer)
-    )
+    ),
+    Layer.provideMerge(Tail.layer().pipe(Layer.provide(MemoryEventStore.layer)))
   )
   const app = await startApp(services, options)
   const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)

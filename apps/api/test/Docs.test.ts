@@ -35,6 +35,7 @@ describe("docs", () => {
     expect(doc.openapi).toBe("3.1.0")
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/conflicts",
+      "/consumers",
       "/dead-letters",
       "/dead-letters/discard",
       "/dead-letters/redrive",

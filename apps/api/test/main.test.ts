@@ -183,7 +183,7 @@ describeWithServices("main: Redis unreachable or refusing at start (queued mode)
   const db = useTestDatabase()
   const passworded = usePrivateRedis({ args: ["--requirepass", "right-password"] })
 
-  it("serves with /health 503 naming the stream, logs each failed attempt with its cause, and stops on SIGTERM", async () => {
+  it("serves with /health 503 naming the stream, logs each failed attempt with its cause, stops on SIGTERM", async () => {
     const port = await freePort()
     const r = run({ PORT: String(port), HOST: "127.0.0.1", REDIS_URL: "redis://127.0.0.1:1", DATABASE_URL: db().url })
     await r.waitFor((l) => l.message === "listening")
@@ -194,7 +194,9 @@ describeWithServices("main: Redis unreachable or refusing at start (queued mode)
     expect((await publish(url, event(1))).status).toBe(503)
     // two failed attempts, each with its cause: it keeps retrying
     let failures = 0
-    await r.waitFor((l) => String(l.message).includes("Redis") && JSON.stringify(l).includes("ECONNREFUSED") && ++failures >= 2)
+    await r.waitFor(
+      (l) => String(l.message).includes("Redis") && JSON.stringify(l).includes("ECONNREFUSED") && ++failures >= 2
+    )
     r.child.kill("SIGTERM")
     expect(await r.exit).toBe(0)
   })

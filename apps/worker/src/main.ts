@@ -11,9 +11,9 @@
  * Deliberately no consuming logic of its own: reading, committing, acking, reclaiming and dead-lettering are the
  * core's; the worker only adds the drain on stop and the metrics endpoint.
  */
-import { Consumer, GracefulStop } from "@agg/core"
+import { CommitSignal, Consumer, GracefulStop } from "@agg/core"
 import { Main, Metrics } from "@agg/runtime"
-import { PgEventStore, RedisEventLog } from "@agg/storage"
+import { CommitChannel, PgEventStore, RedisEventLog } from "@agg/storage"
 import { Effect, Layer, Option } from "effect"
 import { helpText, WorkerConfig } from "./WorkerConfig.ts"
 
@@ -72,7 +72,15 @@ const program = Effect.gen(function* () {
   // The consumer commits from at most two fibers at once (reads and the reclaim pass): two connections suffice,
   // which keeps many replicas well inside PostgreSQL's connection limit.
   const stores = Layer.mergeAll(
-    PgEventStore.layer({ url: config.databaseUrl, poolSize: 2 }),
+    // After each commit that stored new events, its topics go out on Redis pub/sub: the api's live tails wake up.
+    CommitSignal.notifying.pipe(
+      Layer.provide(
+        Layer.merge(
+          PgEventStore.layer({ url: config.databaseUrl, poolSize: 2 }),
+          CommitChannel.publisher({ url: config.redisUrl, streamKey: config.streamKey })
+        )
+      )
+    ),
     Layer.mergeAll(GracefulStop.layer, maintenance).pipe(Layer.provide(redis))
   )
   const consume = Effect.gen(function* () {

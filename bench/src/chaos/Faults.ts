@@ -179,10 +179,10 @@ const killWorker: Fault = {
     if (victim === undefined) return { ok: false, outcome: "no worker running" }
     // Kill it while it holds entries it has read and not acknowledged (give up waiting after 5 s: kill anyway).
     await waitUntil(async () => ((await system.group()).pending.get(victim.name) ?? 0) > 0, 5_000)
-    const held = (await system.group()).pending.get(victim.name) ?? 0
     victim.process.kill("SIGKILL")
     const killedAt = Date.now()
     await victim.exited
+    const held = (await system.group()).pending.get(victim.name) ?? 0
     const replacement = system.addWorker()
     const moved = await waitUntil(async () => ((await system.group()).pending.get(victim.name) ?? 0) === 0, 60_000)
     const after = Date.now() - killedAt
@@ -191,7 +191,7 @@ const killWorker: Fault = {
     return {
       ok: moved && removed,
       outcome: moved
-        ? `${victim.name} held ${held}; taken over after ${seconds(after)}${removed ? ", removed from the group" : ", NOT removed"}`
+        ? `${victim.name} held ${held}${held === 0 ? "" : `; taken over after ${seconds(after)}`}${removed ? ", removed from the group" : ", NOT removed"}`
         : `${victim.name}'s ${held} entries never taken over`
     }
   }

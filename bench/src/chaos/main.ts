@@ -307,6 +307,14 @@ const main = async () => {
   return failures.length === 0 ? 0 : 1
 }
 
+// Ctrl-C or a stop: kill the apps; exiting runs the private servers' exit hooks (killed, directories removed).
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    killAll()
+    process.exit(130)
+  })
+}
+
 main().then(
   (code) => process.exit(code),
   (error: Error) => {

@@ -3,6 +3,7 @@
 // killed with SIGKILL while its commit waits (a held topic lock) with entries in hand; a replacement takes them over
 // and is then stopped with SIGTERM (exit 0). Every SKU's stock must equal the exact sum of the deltas of its unique
 // events (the first version of each key), each recorded once.
+import { readFileSync } from "node:fs"
 import { RedisEventLog } from "@agg/storage"
 import { entries, type Proc, spawnNode, tail } from "@agg/testing/Processes"
 import {
@@ -76,6 +77,13 @@ const makeWorkload = (options: {
   for (const e of originals) expected.set(e.payload.sku, (expected.get(e.payload.sku) ?? 0) + e.payload.delta)
   return { events, expected }
 }
+
+it("the README shows the whole service: its code block is src/main.ts without the header comment", () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+  const main = readFileSync(new URL("../src/main.ts", import.meta.url), "utf8")
+  const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
+  assert.strictEqual(block, main.slice(main.indexOf("import ")))
+})
 
 describeWithServices("inventory service", services, () => {
   it.live("exact stock per SKU through duplicates, conflicting resends, a kill -9 and a SIGTERM", () =>

@@ -222,6 +222,52 @@ describe("Client reads", () => {
   })
 })
 
+describe("Client conflicts and dead letters", () => {
+  const dead = {
+    id: "1733045000000-0",
+    stream: "{agg:events:p0}:stream",
+    entry_id: "1733044000000-3",
+    reason: "refused",
+    deliveries: 2,
+    dead_lettered_at: "2026-12-01T10:00:00.000Z",
+    event: { topic: "orders", event_id: "e-1", timestamp: "2026-01-01T00:00:00Z", source: "t", payload: { a: 1 } }
+  }
+  it("sends the query or the selection, and checks each answer against its schema", async () => {
+    const api = await scripted([
+      reply(200, { conflicts: [], next_after: 7 }),
+      reply(200, { dead_letters: [dead], next_after: dead.id }),
+      reply(200, { redriven: 1, missing: ["1-0"], skipped: [] }),
+      reply(200, { discarded: 3, missing: [] }),
+      reply(200, { discarded: "all" })
+    ])
+    const client = createClient({ url: api.url, apiKey: "adm", retry: fastRetry, random: () => 0.5 })
+    assert.deepStrictEqual(await client.conflicts({ topic: "a/b", after: 7 }), { conflicts: [], next_after: 7 })
+    assert.deepStrictEqual(await client.deadLetters.list({ after: "1-0", limit: 5 }), {
+      dead_letters: [dead],
+      next_after: dead.id
+    })
+    assert.deepStrictEqual(await client.deadLetters.redrive([dead.id, "1-0"]), {
+      redriven: 1,
+      missing: ["1-0"],
+      skipped: []
+    })
+    assert.deepStrictEqual(await client.deadLetters.discard("all"), { discarded: 3, missing: [] })
+    const bad = await client.deadLetters.discard([dead.id]).catch((e: unknown) => e)
+    assert.instanceOf(bad, ClientError)
+    assert.deepStrictEqual(
+      api.requests.map((r) => [r.method, r.url, r.body]),
+      [
+        ["GET", "/conflicts?topic=a%2Fb&after=7", ""],
+        ["GET", "/dead-letters?after=1-0&limit=5", ""],
+        ["POST", "/dead-letters/redrive", JSON.stringify({ ids: [dead.id, "1-0"] })],
+        ["POST", "/dead-letters/discard", '{"all":true}'],
+        ["POST", "/dead-letters/discard", JSON.stringify({ ids: [dead.id] })]
+      ]
+    )
+    assert.strictEqual(api.requests[2]!.headers.authorization, "Bearer adm")
+  })
+})
+
 describe("Client.publish batching", () => {
   it("splits a large publish into requests of at most batchSize, in order, and sums the answers", async () => {
     const api = await scripted([

@@ -23,7 +23,10 @@
  *   but never finishes is a bug to see (its pending count), and taking its entries would only add a second,
  *   equally stuck holder. The pass waits `reclaimGrace` after the log was last unreachable (and at start):
  *   a Redis that restarted lost or expired every mark at once, and live consumers need that long to beat again;
- *   the pass also pauses while the store fails, so no outage of either server uses up delivery counts;
+ *   the pass also pauses while the store fails, so no outage of either server uses up delivery counts. The pass
+ *   also takes back this consumer's own entries pending longer than `lostAfter` that it does not hold: a read
+ *   the broker served whose reply was lost with the connection (only the consumer knows what it holds, so this
+ *   never touches a slow batch);
  * - every `maintenanceInterval` (checked after a reclaim pass) the optional `maintenance` effect runs (e.g.
  *   trimming acknowledged stream entries) and the store forgets old records of delivered entries;
  * - interruption is a graceful stop: a batch in hand is committed and acknowledged before the fiber ends (unless
@@ -58,6 +61,11 @@ export interface Options {
    * has beaten again after a broker restart before any counts as dead. Default twice `heartbeatTtl`.
    */
   readonly reclaimGrace?: Duration.Input
+  /**
+   * This consumer's own pending entries that it does not hold (a read served by the broker whose reply was lost)
+   * are taken back once idle this long; longer than any read can take. Default 30 seconds.
+   */
+  readonly lostAfter?: Duration.Input
   /** How often `maintenance` and the forgetting of old delivery records run. Default 5 seconds. */
   readonly maintenanceInterval?: Duration.Input
   /** An entry delivered more often than this is committed on its own, not in a batch. Default 2. */
@@ -159,6 +167,7 @@ export const make = Effect.fnUntraced(function* (
   const reclaimGrace = Duration.toMillis(
     yield* durationOf("reclaimGrace", options.reclaimGrace, Duration.times(heartbeatTtl, 2))
   )
+  const lostAfter = yield* durationOf("lostAfter", options.lostAfter, Duration.seconds(30))
   const maintenanceInterval = Duration.toMillis(
     yield* durationOf("maintenanceInterval", options.maintenanceInterval, Duration.seconds(5))
   )
@@ -191,6 +200,13 @@ export const make = Effect.fnUntraced(function* (
   const unreachable = Effect.sync(() => {
     reachableSince = undefined
   })
+  // The refKeys of the entries in hand (read or reclaimed, not yet finished): the reclaim pass takes back this
+  // consumer's own pending entries that are not among them.
+  const inHand = new Set<string>()
+  const hold = (entries: ReadonlyArray<LogEntry>) =>
+    Effect.sync(() => {
+      for (const e of entries) inHand.add(refKey(e))
+    })
 
   // Capped exponential backoff, forever, with "equal jitter": half of each delay fixed, half random (never longer
   // than the nominal delay, so a test's clock can step past it). One policy for every retried step.
@@ -348,6 +364,14 @@ export const make = Effect.fnUntraced(function* (
     })
 
   const handle = (entries: ReadonlyArray<LogEntry>, restore: Restore) =>
+    Effect.ensuring(
+      handleHeld(entries, restore),
+      Effect.sync(() => {
+        for (const e of entries) inHand.delete(refKey(e))
+      })
+    )
+
+  const handleHeld = (entries: ReadonlyArray<LogEntry>, restore: Restore) =>
     Effect.gen(function* () {
       const good: Array<EventEntry> = []
       const suspects: Array<EventEntry> = []
@@ -365,7 +389,8 @@ export const make = Effect.fnUntraced(function* (
     })
 
   // Entries in hand are always finished: only the read itself and the backoff sleeps can be interrupted.
-  const readWith = (restore: Restore) => logOp(restore(log.read(consumer, { count: batchSize, block })), restore)
+  const readWith = (restore: Restore) =>
+    Effect.tap(logOp(restore(log.read(consumer, { count: batchSize, block })), restore), hold)
 
   const poll = Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
@@ -408,7 +433,13 @@ export const make = Effect.fnUntraced(function* (
           // Not retried: a pass that lost the log ends here, and the next one waits for the grace again (a retry
           // would claim right after a broker restart, before the live consumers could beat again).
           const result = yield* Effect.result(
-            restore(log.reclaim(consumer, { minIdle: reclaimIdle, count: batchSize }))
+            restore(
+              log.reclaim(consumer, {
+                minIdle: reclaimIdle,
+                count: batchSize,
+                own: { minIdle: lostAfter, held: inHand }
+              })
+            )
           )
           if (result._tag === "Failure") {
             if (!result.failure.retryable) return yield* Effect.fail(result.failure)
@@ -417,6 +448,7 @@ export const make = Effect.fnUntraced(function* (
             return undefined
           }
           const entries = result.success
+          yield* hold(entries)
           m.reclaimed += entries.length
           return yield* handle(entries, restore)
         })

@@ -85,6 +85,19 @@ export interface LogStats {
   readonly discarded: number
 }
 
+/**
+ * One consumer of the group as the broker lists it: entries delivered to it and not yet acknowledged
+ * (`pending`), milliseconds since it last read or claimed (`idleMs`), and whether it holds a live `heartbeat`
+ * mark (`alive`; a consumer without one is reclaimed from and, once it holds nothing, removed).
+ * @category models
+ */
+export interface ConsumerInfo {
+  readonly name: string
+  readonly pending: number
+  readonly idleMs: number
+  readonly alive: boolean
+}
+
 /** How many entries a dead-letter store holds unless configured otherwise. @category models */
 export const defaultDeadLetterCap = 100_000
 
@@ -164,10 +177,19 @@ export class EventLog extends Context.Service<
      * comes back with its delivery count, this delivery included. Entries of live consumers are never taken.
      * Dead consumers left with nothing pending are removed from the group on the way (for good: a consumer that
      * was only late reappears with its next read). Fewer than `count` entries means no more are reclaimable now.
+     *
+     * With `own`, `consumer`'s own entries idle past `own.minIdle` whose `refKey` is not in `own.held` (the entries
+     * it has in hand) are taken back first: deliveries whose reply never reached it (the broker delivered them, then
+     * the connection dropped before the answer arrived). Only the consumer knows what it holds, so only it can
+     * tell these from a slow batch.
      */
     readonly reclaim: (
       consumer: string,
-      options: { readonly minIdle: Duration.Duration; readonly count: number }
+      options: {
+        readonly minIdle: Duration.Duration
+        readonly count: number
+        readonly own?: { readonly minIdle: Duration.Duration; readonly held: ReadonlySet<string> }
+      }
     ) => Effect.Effect<ReadonlyArray<LogEntry>, EventLogError>
     /**
      * Move an entry to the dead-letter store with the reason and its delivery count, and acknowledge it, in one
@@ -197,6 +219,11 @@ export class EventLog extends Context.Service<
     readonly discard: (ids: ReadonlyArray<string> | "all") => Effect.Effect<DeadLetterOutcome, EventLogError>
     /** The current figures. */
     readonly stats: Effect.Effect<LogStats, EventLogError>
+    /**
+     * The group's consumers by name, for monitoring: read-only (nothing is claimed, removed or refreshed), a few
+     * commands however much is pending.
+     */
+    readonly consumers: Effect.Effect<ReadonlyArray<ConsumerInfo>, EventLogError>
     /**
      * Per stream, the lowest entry id that can still be delivered (again): the oldest pending entry, or, when none
      * is pending, the id right after the last one delivered. Every entry below it is acknowledged for good, so a

@@ -116,7 +116,9 @@ export const overview = (totals: StoreTotals, topics: ReadonlyArray<string>, log
  * 0 at a quiet point; negative while a committed batch awaits its ack; positive means events were lost.
  * @category constructors
  */
-export const imbalance = (stats: Pick<Stats, "received" | "unique_processed" | "duplicate_dropped" | "pending" | "dead_lettered" | "discarded">): number =>
+export const imbalance = (
+  stats: Pick<Stats, "received" | "unique_processed" | "duplicate_dropped" | "pending" | "dead_lettered" | "discarded">
+): number =>
   stats.received -
   (stats.unique_processed + stats.duplicate_dropped + stats.pending + stats.dead_lettered + stats.discarded)
 

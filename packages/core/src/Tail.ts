@@ -21,7 +21,7 @@
  * @remarks Knows nothing about HTTP, SSE framing, heartbeats or how wake-ups travel between processes.
  */
 import type { StoredEvent } from "@agg/schema"
-import { type Cause, Context, Data, Duration, Effect, Fiber, Layer, Queue, type Scope } from "effect"
+import { type Cause, Context, Data, Deferred, Duration, Effect, Fiber, Layer, Queue, type Scope } from "effect"
 import { CommitSignal } from "./CommitSignal.ts"
 import { EventStore, type EventStoreError } from "./EventStore.ts"
 
@@ -31,7 +31,10 @@ export interface Options {
   readonly capacity?: number
   /** How often a reader checks the store without a wake-up (a lost notification). Default 2 s. */
   readonly pollInterval?: Duration.Input
-  /** Page size of store reads. Default 500. */
+  /**
+   * Page size of store reads; at most `capacity` (a reader hands a subscriber up to a page at once). Default
+   * 500, or a quarter of `capacity` when that is less.
+   */
   readonly pageSize?: number
 }
 
@@ -59,6 +62,11 @@ export interface Subscription {
    * (too slow, or its backlog read failed). Not to be called concurrently.
    */
   readonly take: Effect.Effect<ReadonlyArray<StoredEvent>, TailError>
+  /**
+   * Succeeds once the subscriber has been dropped as too slow (never otherwise): for a consumer that is stuck
+   * elsewhere (e.g. on a full socket) and must learn it without taking.
+   */
+  readonly dropped: Effect.Effect<TailOverflow>
 }
 
 /** Figures for metrics and tests. @category models */
@@ -75,8 +83,11 @@ export class Tail extends Context.Service<
   {
     /** Subscribe from a cursor, for the lifetime of the scope. */
     readonly subscribe: (query: SubscribeQuery) => Effect.Effect<Subscription, never, Scope.Scope>
-    /** New events were committed to these topics: wake their readers and the all-topics reader. */
-    readonly wake: (topics: ReadonlyArray<string>) => Effect.Effect<void>
+    /**
+     * New events were committed to these topics: wake their readers and the all-topics reader (`"all"`: wake
+     * every reader, for a notification too large to list its topics).
+     */
+    readonly wake: (topics: ReadonlyArray<string> | "all") => Effect.Effect<void>
     readonly stats: Effect.Effect<TailStats>
   }
 >()("@agg/core/Tail") {}
@@ -86,6 +97,7 @@ interface Subscriber {
   readonly queue: Queue.Queue<StoredEvent, Cause.Done>
   /** Set when dropped as too slow. */
   dropped: TailOverflow | undefined
+  readonly droppedSignal: Deferred.Deferred<TailOverflow>
   /** The cursor of the last event it has (taken or buffered). */
   last: number
 }
@@ -112,7 +124,8 @@ const positiveInt = (name: string, value: number): number => {
  */
 export const make = Effect.fnUntraced(function* (options: Options = {}) {
   const capacity = positiveInt("capacity", options.capacity ?? 1_000)
-  const pageSize = positiveInt("pageSize", options.pageSize ?? 500)
+  const pageSize = positiveInt("pageSize", options.pageSize ?? Math.max(1, Math.min(500, Math.floor(capacity / 4))))
+  if (pageSize > capacity) throw new RangeError("Tail: pageSize must be at most capacity")
   const pollInterval = Duration.fromInputUnsafe(options.pollInterval ?? Duration.seconds(2))
   const store = yield* EventStore
   const scope = yield* Effect.scope
@@ -131,6 +144,7 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
           reader.subscribers.delete(sub)
           sub.dropped = new TailOverflow({ capacity, after: sub.last })
           Queue.endUnsafe(sub.queue)
+          Deferred.doneUnsafe(sub.droppedSignal, Effect.succeed(sub.dropped))
           break
         }
         sub.last = cursor
@@ -162,7 +176,7 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
     return Effect.andThen(
       pass,
       Effect.forever(Effect.andThen(Queue.take(reader.wakeUp).pipe(Effect.timeoutOption(pollInterval)), pass))
-    )
+    ).pipe(Effect.tapCause((cause) => Effect.logError(`tail of ${reader.topic ?? "all topics"} stopped`, cause)))
   }
 
   const stop = (key: string, reader: Reader) =>
@@ -196,7 +210,12 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
     Effect.gen(function* () {
       const key = query.topic ?? ALL
       const queue = yield* Queue.bounded<StoredEvent, Cause.Done>(capacity)
-      const sub: Subscriber = { queue, last: query.after, dropped: undefined }
+      const sub: Subscriber = {
+        queue,
+        last: query.after,
+        dropped: undefined,
+        droppedSignal: Deferred.makeUnsafe<TailOverflow>()
+      }
       let joined = false
       yield* Effect.addFinalizer(() =>
         Effect.suspend(() => {
@@ -232,11 +251,18 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
       const fromQueue = Queue.takeBetween(queue, 1, pageSize).pipe(
         Effect.catch(() => Effect.fail(sub.dropped ?? new TailOverflow({ capacity, after: sub.last })))
       )
-      return { take: Effect.suspend(() => (joined ? fromQueue : backlog)) } satisfies Subscription
+      return {
+        take: Effect.suspend(() => (joined ? fromQueue : backlog)),
+        dropped: Deferred.await(sub.droppedSignal)
+      } satisfies Subscription
     })
 
-  const wake = (topics: ReadonlyArray<string>) =>
+  const wake = (topics: ReadonlyArray<string> | "all") =>
     Effect.sync(() => {
+      if (topics === "all") {
+        for (const reader of readers.values()) Queue.offerUnsafe(reader.wakeUp, undefined)
+        return
+      }
       for (const topic of topics) {
         const reader = readers.get(topic)
         if (reader !== undefined) Queue.offerUnsafe(reader.wakeUp, undefined)

@@ -167,4 +167,27 @@ describe("Consumer liveness", () => {
       assert.deepStrictEqual([...(yield* s.memLog.consumers)], [["w2", 2]], "w1, dead and empty, left the group")
     })
   )
+  it.effect("a read whose reply was lost: the live consumer takes its own entries back after lostAfter", () =>
+    Effect.gen(function* () {
+      const s = yield* setup()
+      yield* s.log.append(events(3))
+      // The broker served w1's read, but the answer never arrived (the connection dropped): pending, not in hand.
+      yield* s.log.heartbeat("w1", Duration.seconds(3))
+      yield* s.log.read("w1", { count: 10, block: Duration.zero })
+      const w1 = yield* Effect.forkChild(
+        Consumer.run({ ...live, consumer: "w1", reclaimGrace: 0, lostAfter: "30 seconds" }).pipe(
+          Effect.provide(s.layer)
+        )
+      )
+      for (let i = 0; i < 25; i++) yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* s.store.stats).unique, 0, "not before lostAfter")
+      yield* stepUntil(
+        Effect.map(s.stats, (st) => st.pending === 0),
+        10_000
+      )
+      const st = yield* s.stats
+      assert.deepStrictEqual([st.unique_processed, st.duplicate_dropped, st.pending], [3, 0, 0])
+      yield* Fiber.interrupt(w1)
+    })
+  )
 })

@@ -58,6 +58,25 @@ describe("MemoryEventLog", () => {
     })
   )
 
+  it.effect("the dead-letter cap drops the oldest, counted as discarded; undecodable ones list their raw fields", () =>
+    Effect.gen(function* () {
+      const m = yield* MemoryEventLog.make({ deadLetterCap: 2 })
+      yield* m.log.append([ev(1), ev(2)])
+      yield* m.appendUndecodable("bad", { e: "{x" })
+      const got = yield* m.log.read("c1", { count: 10, block: Duration.zero })
+      for (const entry of got) yield* m.log.deadLetter(entry, "poison")
+      assert.deepStrictEqual(yield* m.log.stats, { received: 3, lag: 0, pending: 0, deadLettered: 2, discarded: 1 })
+      const listed = (yield* m.log.deadLetters({ limit: 10 })).entries
+      assert.deepStrictEqual(
+        listed.map((d) => [d.entry.id, d.content]),
+        [
+          [got[1]!.id, { _tag: "Event", event: ev(2) }],
+          [got[2]!.id, { _tag: "Undecodable", raw: { e: Buffer.from("{x").toString("base64") } }]
+        ]
+      )
+    })
+  )
+
   it.effect("a fault fails the operation without changing the log", () =>
     Effect.gen(function* () {
       const { log } = yield* MemoryEventLog.make({

@@ -105,6 +105,7 @@ describe("Tail", () => {
         fastGot,
         Array.from({ length: 10 }, (_, i) => i + 2)
       )
+      assert.strictEqual((yield* slow.dropped).after, 5)
       // The slow one drains what it holds (4 events), then learns why it was dropped and where to resume.
       assert.deepStrictEqual(
         (yield* slow.take).map((e) => e.offset),

@@ -88,7 +88,10 @@ describe("Env", () => {
         "API_KEYS: must be a comma-separated list of non-empty keys without whitespace"
       )
       assert.strictEqual(yield* Env.nonEmpty("HOST", "0.0.0.0").parse(provider), "0.0.0.0")
-      assert.deepStrictEqual(yield* Env.keyList("API_KEYS").parse(Env.provider({ emptyIsValue: ["API_KEYS"], env: {} })), [])
+      assert.deepStrictEqual(
+        yield* Env.keyList("API_KEYS").parse(Env.provider({ emptyIsValue: ["API_KEYS"], env: {} })),
+        []
+      )
     })
   )
 

@@ -29,7 +29,10 @@ const text = (name: string) => v.string(`${name} must be a string`)
 const ids = (name: string, description: string) =>
   described(v.pipe(v.array(text(name), `${name} must be an array`), v.readonly()), description)
 
-/** One dead-lettered entry. Exactly one of `event` and `raw` is present, unless the entry's content was lost. @category models */
+/**
+ * One dead-lettered entry. Exactly one of `event` and `raw` is present, unless the entry's content was lost.
+ * @category models
+ */
 export const DeadLetter = object("dead letter", {
   id: described(text("id"), "The dead-letter id (`<ms>-<seq>`): the cursor, and what redrive and discard take."),
   stream: described(text("stream"), "The stream the entry was read from."),

@@ -16,6 +16,7 @@ import { Problem } from "./Issues.ts"
 import { defaultLimits, type Limits } from "./Limits.ts"
 import {
   ConflictsPage,
+  ConsumersBody,
   EventsPage,
   HealthBody,
   makeErrorBody,
@@ -43,6 +44,7 @@ export interface JsonSchemas {
   readonly StatsBody: JsonSchema
   readonly TopicsPage: JsonSchema
   readonly HealthBody: JsonSchema
+  readonly ConsumersBody: JsonSchema
   readonly ErrorBody: JsonSchema
   readonly Problem: JsonSchema
   readonly StoredConflict: JsonSchema
@@ -77,9 +79,9 @@ const ref = (name: keyof JsonSchemas): JsonSchema => ({ $ref: `#/components/sche
 /**
  * The component schemas for the given limits: `Event`, `StoredEvent`, `PublishBody` (oneOf the three shapes),
  * `EventQuery` (the parameters as one object; see `eventQueryParameters`) and the response bodies (`EventsPage`,
- * `PublishCommitted`/`PublishQueued`/`PublishReply`, `StatsBody`, `TopicsPage`, `HealthBody`, `ErrorBody` and its `Problem`, the
- * conflicts' `StoredConflict`/`ConflictsPage`, and the dead letters' `DeadLetter`/`DeadLettersPage`, the
- * `DeadLetterSelection` request body and its `RedriveReply`/`DiscardReply`).
+ * `PublishCommitted`/`PublishQueued`/`PublishReply`, `StatsBody`, `TopicsPage`, `HealthBody`, `ConsumersBody`, `ErrorBody` and its
+ * `Problem`, the conflicts' `StoredConflict`/`ConflictsPage`, and the dead letters' `DeadLetter`/`DeadLettersPage`,
+ * the `DeadLetterSelection` request body and its `RedriveReply`/`DiscardReply`).
  * `errorCodes`: the codes `ErrorBody.error.code` may take (any string when absent).
  * @category constructors
  */
@@ -95,6 +97,7 @@ export const makeJsonSchemas = (
     StatsBody,
     TopicsPage,
     HealthBody,
+    ConsumersBody,
     ErrorBody: makeErrorBody(options.errorCodes),
     Problem,
     StoredConflict,

@@ -96,7 +96,8 @@ export const makePublishBody = (limits: Pick<Limits, "maxPayloadBytes" | "maxEve
       if (result.success) events[i] = result.output
       else add(toProblems(result.issues, i))
     }
-    if (source !== undefined) add(numberProblems(source, Array.isArray(input) ? 0 : items === (input as { events?: unknown }).events ? 1 : -1))
+    if (source !== undefined)
+      add(numberProblems(source, Array.isArray(input) ? 0 : items === (input as { events?: unknown }).events ? 1 : -1))
     if (issues === undefined) return { ok: true, events }
     return issueCount > issues.length
       ? { ok: false, kind: "invalid", issues, issueCount }

@@ -223,9 +223,30 @@ export const HealthBody = object("health", {
 /** @category models */
 export type HealthBody = v.InferOutput<typeof HealthBody>
 
+/** One consumer of the group in GET /consumers. @category models */
+export const ConsumerItem = object("consumer", {
+  name: v.string("name must be a string"),
+  pending: described(count("pending"), "Entries delivered to it and not yet acknowledged."),
+  idle_ms: described(count("idle_ms"), "Milliseconds since it last read or claimed."),
+  alive: described(
+    v.boolean("alive must be a boolean"),
+    "Whether it holds a live heartbeat mark (without one its entries are reclaimed by the others)."
+  )
+})
+/** @category models */
+export type ConsumerItem = v.InferOutput<typeof ConsumerItem>
+
+/** GET /consumers: the consumer group's members (queued mode; empty in direct mode). @category models */
+export const ConsumersBody = object("consumers", {
+  consumers: v.pipe(v.array(ConsumerItem, "consumers must be an array"), v.readonly())
+})
+/** @category models */
+export type ConsumersBody = v.InferOutput<typeof ConsumersBody>
+
 /**
- * The error body, `{"error": {"code", "message", "issues"?, "issue_count"?}}`, with `code` one of `codes` when given (the
- * OpenAPI document lists the API's codes); any string otherwise, so a client keeps working when codes are added.
+ * The error body, `{"error": {"code", "message", "issues"?, "issue_count"?}}`, with `code` one of `codes` when
+ * given (the OpenAPI document lists the API's codes); any string otherwise, so a client keeps working when codes
+ * are added.
  * @category constructors
  */
 export const makeErrorBody = (codes?: ReadonlyArray<string>) =>

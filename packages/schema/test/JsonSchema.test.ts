@@ -75,7 +75,9 @@ describe("JSON Schema export", () => {
     const refs = [...text.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1])
     expect(new Set(refs)).toEqual(
       new Set(
-        ["Event", "StoredEvent", "PublishCommitted", "PublishQueued", "Problem"].map((n) => `#/components/schemas/${n}`)
+        ["Event", "StoredEvent", "PublishCommitted", "PublishQueued", "Problem", "StoredConflict", "DeadLetter"].map(
+          (n) => `#/components/schemas/${n}`
+        )
       )
     )
     expect(JSON.parse(text)).toEqual(schemas)

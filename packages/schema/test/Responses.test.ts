@@ -165,7 +165,7 @@ describe("response bodies", () => {
   })
 
   it("keep the members they know and drop the others", () => {
-    const parsed: StatsBody = v.parse(StatsBody, { ...stats, discarded: 4 })
+    const parsed: StatsBody = v.parse(StatsBody, { ...stats, not_a_member: 4 })
     expect(parsed).toEqual(stats)
     const page: EventsPage = v.parse(EventsPage, { events: [{ ...served, position: 5 }], next_after: 5, extra: 1 })
     expect(page).toEqual({ events: [{ ...served, position: 5 }], next_after: 5 })

@@ -6,7 +6,7 @@ import { Consumer, EventLog, EventStore } from "@agg/core"
 import { MemoryEventLog } from "@agg/core/memory"
 import type { Event } from "@agg/schema"
 import { eventStoreSuite, makeEvent } from "@agg/testing/EventStoreSuite"
-import { checkPostgres, createTestDatabase, describeWithServices } from "@agg/testing/TestServices"
+import { checkPostgres, createTestDatabase, describeWithServices, TestDatabase } from "@agg/testing/TestServices"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, type Scope } from "effect"
 import { type Kysely, sql } from "kysely"
@@ -241,6 +241,25 @@ const inboxTests = (name: string, open: Open) =>
       })
     )
 
+    it.live("a handler that throws synchronously or dies is a failure of the commit, never a crash", () =>
+      Effect.gen(function* () {
+        const db = yield* open
+        const thrower = yield* Inbox.make(db, {
+          schema: SCHEMA,
+          setup,
+          handler: () => {
+            throw new TypeError("a bug")
+          }
+        })
+        const thrown = yield* Effect.flip(thrower.commit([{ deliveryId: ref("5-0"), event: stockEvent("d1", "a", 1) }]))
+        assert.deepStrictEqual([thrown.retryable, thrown.message.includes("a bug")], [false, true])
+        const dying = yield* Inbox.make(db, { schema: SCHEMA, setup, handler: () => Effect.die(new Error("boom")) })
+        const died = yield* Effect.flip(dying.commit([{ deliveryId: ref("5-1"), event: stockEvent("d2", "a", 1) }]))
+        assert.deepStrictEqual([died.retryable, died.message.includes("boom")], [false, true])
+        assert.strictEqual((yield* dying.stats).unique, 0)
+      })
+    )
+
     it.live("with the Consumer: a poison entry is dead-lettered alone, a retryable failure is retried", () =>
       Effect.gen(function* () {
         const db = yield* open
@@ -283,6 +302,17 @@ describeWithServices("Inbox", [postgres], () => inboxTests("PostgreSQL", openPos
 inboxTests("PGlite", openPglite)
 
 // With a handler that writes nothing, the inbox is an EventStore like any other: the whole contract holds.
+describeWithServices("Inbox.layer", [postgres], () =>
+  eventStoreSuite(
+    "Inbox on PostgreSQL",
+    Layer.unwrap(
+      Effect.gen(function* () {
+        const database = yield* TestDatabase
+        return Inbox.layer({ url: database.url, schema: SCHEMA, handler: async () => undefined })
+      })
+    ).pipe(Layer.provide(TestDatabase.layer()))
+  )
+)
 eventStoreSuite(
   "Inbox on PGlite",
   Layer.effect(

@@ -228,6 +228,13 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
       const groups = yield* Effect.promise(() => raw.xInfoGroups(k.partition(0).stream))
       assert.strictEqual(groups[0]?.lag, 3, "Redis's own figure")
       assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 0, deadLettered: 0, discarded: 0 })
+      // Not trimmed (one entry still pending) but fully delivered: still no lag.
+      yield* log.append([event(4)])
+      yield* log.read("c1", short)
+      yield* Effect.promise(() =>
+        raw.sendCommand(["XGROUP", "SETID", k.partition(0).stream, k.group, "$", "ENTRIESREAD", "0"])
+      )
+      assert.deepStrictEqual(yield* log.stats, { received: 4, lag: 0, pending: 1, deadLettered: 0, discarded: 0 })
     }).pipe(Effect.scoped)
   )
 

@@ -1,7 +1,8 @@
 /**
  * The contract suite of the `EventLog` port, run against every implementation (memory in @agg/core, Redis Streams
  * in @agg/storage): append and `received`, read → pending, ack, reclaim of idle entries with delivery counts,
- * liveness (a consumer with a live heartbeat is never reclaimed from, one whose mark expired is), dead-lettering,
+ * liveness (a consumer with a live heartbeat is never reclaimed from, one whose mark expired is), the consumers
+ * listing, dead-lettering,
  * listing, redriving and discarding dead letters, lag/pending figures, blocking reads.
  *
  * Tests run on the real clock (a real Redis cannot use `TestClock`): idle times are small real durations and the
@@ -157,6 +158,59 @@ export const eventLogSuite = (name: string, logLayer: Layer.Layer<EventLog, unkn
         assert.deepStrictEqual(yield* log.reclaim("c3", { minIdle: Duration.zero, count: 10 }), [])
         assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 1, deadLettered: 0, discarded: 0 })
         yield* log.ack(held)
+      })
+    )
+
+    test(
+      "consumers lists the group's consumers with their pending counts and marks, and changes nothing",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        assert.deepStrictEqual(yield* log.consumers, [])
+        yield* log.append(events(3))
+        yield* log.heartbeat("beating", Duration.seconds(30))
+        yield* log.read("beating", { count: 2, block: Duration.millis(50) })
+        yield* log.read("silent", { count: 1, block: Duration.millis(50) })
+        const listed = [...(yield* log.consumers)].sort((a, b) => a.name.localeCompare(b.name))
+        assert.deepStrictEqual(
+          listed.map((c) => [c.name, c.pending, c.alive]),
+          [
+            ["beating", 2, true],
+            ["silent", 1, false]
+          ]
+        )
+        for (const c of listed) assert.isTrue(c.idleMs >= 0 && c.idleMs < 10_000, `idle of ${c.name}: ${c.idleMs}`)
+        // Read-only: a dead consumer stays listed and keeps its entries until a reclaim takes them.
+        assert.deepStrictEqual((yield* log.consumers).length, 2)
+        assert.deepStrictEqual(yield* log.stats, { received: 3, lag: 0, pending: 3, deadLettered: 0, discarded: 0 })
+      })
+    )
+
+    test(
+      "with own, a consumer takes back its own idle entries that it does not hold, never those it holds",
+      Effect.gen(function* () {
+        const log = yield* EventLog
+        yield* log.append(events(2))
+        yield* log.heartbeat("c1", Duration.seconds(30))
+        const got = yield* log.read("c1", short)
+        const held = new Set([Log.refKey(got[0]!)])
+        assert.deepStrictEqual(
+          yield* log.reclaim("c1", { minIdle: Duration.zero, count: 10 }),
+          [],
+          "without own: its own entries are left alone"
+        )
+        const own = { minIdle: Duration.millis(50), held }
+        const back = yield* Effect.gen(function* () {
+          const entries = yield* log.reclaim("c1", { minIdle: Duration.zero, count: 10, own })
+          if (entries.length === 0) return yield* Effect.fail("not idle yet" as const)
+          return entries
+        }).pipe(Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 250 }))
+        assert.deepStrictEqual(
+          back.map((e) => [e.id, e.deliveries]),
+          [[got[1]!.id, 2]],
+          "only the one not in hand, as a new delivery"
+        )
+        assert.deepStrictEqual(yield* log.stats, { received: 2, lag: 0, pending: 2, deadLettered: 0, discarded: 0 })
+        yield* log.ack(got)
       })
     )
 

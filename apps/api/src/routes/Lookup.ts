@@ -29,8 +29,9 @@ export const routes: ReadonlyArray<Route<EventStore.EventStore>> = [
         const store = yield* EventStore.EventStore
         const found = yield* store.lookup(parsed.output).pipe(Effect.mapError(fromDependency))
         if (Option.isNone(found)) {
+          const { topic, event_id } = parsed.output
           return yield* new EventNotFound({
-            message: `no event ${JSON.stringify(parsed.output.event_id)} in topic ${JSON.stringify(parsed.output.topic)}`
+            message: `no event ${JSON.stringify(event_id)} in topic ${JSON.stringify(topic)}`
           })
         }
         return json(200, found.value satisfies StoredEvent)

@@ -23,6 +23,8 @@ export interface StartOptions {
   readonly shutdownTimeoutMs?: number
   /** Collect every log line here (message and annotations, as JSON) instead of dropping them. */
   readonly logs?: Array<string>
+  /** Heartbeat interval of GET /events/stream (default: the server's). */
+  readonly heartbeatMs?: number
 }
 
 const quiet = process.env.AGG_TEST_LOGS === "1" ? Layer.empty : Logger.layer([])
@@ -61,7 +63,8 @@ export const startApp = async (
           limits: { ...defaultLimits, ...options.limits },
           apiKeys: (options.apiKeys ?? []).map((k) => Redacted.make(k)),
           adminKeys: (options.adminKeys ?? []).map((k) => Redacted.make(k)),
-          accessLog: true
+          accessLog: true,
+          ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs })
         }).pipe(Effect.provideContext(context))
         const address = yield* Server.listen(app, {
           port: 0,

@@ -6,7 +6,7 @@
  * (admin key) commits the others exactly once. At every quiet point the stats hold
  * `received == unique_processed + duplicate_dropped + pending + dead_lettered + discarded`.
  */
-import type { DeadLettersPage, StatsBody } from "@agg/schema"
+import { checkResponse, type DeadLettersPage, DiscardReply, RedriveReply, type StatsBody } from "@agg/schema"
 import { checkPostgres, checkRedis, describeWithServices } from "@agg/testing/TestServices"
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -102,6 +102,7 @@ describeWithServices("e2e: dead letters redriven after the cause is fixed", serv
           key: ADMIN
         })
         assert.deepStrictEqual(early, { status: 200, body: { redriven: poison.length, missing: [], skipped: [] } })
+        assert.isTrue(checkResponse(RedriveReply, early.body).ok, "the answer clients check")
         stats = yield* quiet("the poison dead-lettered again", (s) => s.dead_lettered === poison.length)
         const again = yield* listed()
         assert.notDeepEqual(
@@ -115,6 +116,7 @@ describeWithServices("e2e: dead letters redriven after the cause is fixed", serv
         const dropped = page.dead_letters[0]!
         const discarded = yield* request(`${stack.apiUrl}/dead-letters/${dropped.id}`, { method: "DELETE", key: ADMIN })
         assert.deepStrictEqual(discarded, { status: 200, body: { discarded: 1, missing: [] } })
+        assert.isTrue(checkResponse(DiscardReply, discarded.body).ok, "the answer clients check")
         stats = yield* quiet("one discarded", (s) => s.discarded === 1 && s.dead_lettered === poison.length - 1)
 
         // 5. The cause is fixed; a redrive commits the rest, exactly once.

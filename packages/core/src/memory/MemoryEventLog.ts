@@ -20,7 +20,8 @@ import {
   EventLog,
   type EventLogError,
   isBelow,
-  type LogEntry
+  type LogEntry,
+  refKey
 } from "../EventLog.ts"
 
 /** Options of `make`. @category models */
@@ -92,6 +93,7 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
     const pending = new Map<string, Pending>()
     const members = new Set<string>() // the group's consumers, as XINFO CONSUMERS would list them
     const aliveUntil = new Map<string, number>() // heartbeat marks: consumer -> expiry (ms)
+    const seenAt = new Map<string, number>() // consumer -> when it last read or claimed (ms)
     // The dead-letter store in arrival order (a Map keeps insertion order), with when each arrived.
     const dead = new Map<string, DeadLetter & { readonly at: number }>()
     let deadSeq = 0
@@ -140,6 +142,7 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
         head = 0
       }
       members.add(consumer)
+      seenAt.set(consumer, now)
       for (const id of ids) pending.set(id, { consumer, deliveredAt: now, deliveries: 1 })
       if (ids.length > 0) lastDelivered = seqOf(ids.at(-1)!)
       return ids.map((id) => toEntry(id, 1))
@@ -169,19 +172,36 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
         aliveUntil.set(consumer, (yield* Clock.currentTimeMillis) + Duration.toMillis(ttl))
       })
 
-    const reclaim = (consumer: string, opts: { readonly minIdle: Duration.Duration; readonly count: number }) =>
+    const reclaim = (
+      consumer: string,
+      opts: {
+        readonly minIdle: Duration.Duration
+        readonly count: number
+        readonly own?: { readonly minIdle: Duration.Duration; readonly held: ReadonlySet<string> }
+      }
+    ) =>
       Effect.gen(function* () {
         yield* fault("reclaim")
         const now = yield* Clock.currentTimeMillis
         const minIdle = Duration.toMillis(opts.minIdle)
         const dead = (name: string) => name !== consumer && (aliveUntil.get(name) ?? 0) <= now
         for (const [name, until] of aliveUntil) if (until <= now) aliveUntil.delete(name) // expired marks go
-        // In id order, the idle entries of dead consumers.
-        const idle = [...pending.entries()]
-          .filter(([, p]) => dead(p.consumer) && now - p.deliveredAt >= minIdle)
-          .sort(([a], [b]) => seqOf(a) - seqOf(b))
-          .slice(0, Math.max(1, opts.count))
-        if (idle.length > 0) members.add(consumer)
+        // Its own lost deliveries first (with `own`), then, in id order, the idle entries of dead consumers.
+        const own = opts.own
+        const lost = (id: string, p: Pending) =>
+          own !== undefined &&
+          p.consumer === consumer &&
+          now - p.deliveredAt >= Duration.toMillis(own.minIdle) &&
+          !own.held.has(refKey({ stream, id }))
+        const byId = ([a]: [string, Pending], [b]: [string, Pending]) => seqOf(a) - seqOf(b)
+        const idle = [
+          ...[...pending.entries()].filter(([id, p]) => lost(id, p)).sort(byId),
+          ...[...pending.entries()].filter(([, p]) => dead(p.consumer) && now - p.deliveredAt >= minIdle).sort(byId)
+        ].slice(0, Math.max(1, opts.count))
+        if (idle.length > 0) {
+          members.add(consumer)
+          seenAt.set(consumer, now)
+        }
         const claimed = idle.map(([id, p]) => {
           p.consumer = consumer
           p.deliveredAt = now
@@ -294,6 +314,19 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
       return [{ stream, id: `${oldest}-0` }]
     })
 
+    const consumers = Effect.gen(function* () {
+      yield* fault("stats")
+      const now = yield* Clock.currentTimeMillis
+      const held = new Map<string, number>()
+      for (const p of pending.values()) held.set(p.consumer, (held.get(p.consumer) ?? 0) + 1)
+      return [...members].sort().map((name) => ({
+        name,
+        pending: held.get(name) ?? 0,
+        idleMs: Math.max(0, now - (seenAt.get(name) ?? now)),
+        alive: (aliveUntil.get(name) ?? 0) > now
+      }))
+    })
+
     return {
       log: EventLog.of({
         append,
@@ -306,6 +339,7 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
         redrive,
         discard,
         stats,
+        consumers,
         deliveryFloor
       }),
       appendUndecodable: (reason, raw = { e: reason }) =>

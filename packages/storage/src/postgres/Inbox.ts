@@ -20,8 +20,11 @@
  * handler holds back every other committer of those topics, and every all-topics reader of this database (their
  * visibility horizon waits for the oldest open write transaction).
  *
- * @remarks Does not retry, does not read the broker, and does not own the service's schema: the service migrates
- * its own tables (`setup` of `make`, or its own tool).
+ * `run` is the whole consumer process around it: the aggregator's Redis stream read with the service's own
+ * consumer group, this store, and core's `Consumer` behind `GracefulStop`.
+ *
+ * @remarks The store does not retry (the consumer does) and does not own the service's schema: the service
+ * creates its own tables (`setup`, run under an advisory lock after our migrations, or its own tool).
  */
 import { Consumer, EventLog, EventStore, GracefulStop } from "@agg/core"
 import type { Event } from "@agg/schema"
@@ -75,7 +78,10 @@ export interface MakeOptions<DB> {
   readonly handler: Handler<DB>
   /** The schema of our tables; the connection's `search_path` must start with it (see `connect`). Default `agg`. */
   readonly schema?: string
-  /** The service's own set-up (e.g. creating its tables in `public`), run once after our migrations. */
+  /**
+   * The service's own set-up (e.g. creating its tables in `public`, idempotently), run at every start after our
+   * migrations, under an advisory lock so that processes starting at once take turns.
+   */
   readonly setup?: (db: Kysely<InboxDatabase<DB>>) => Promise<void>
 }
 
@@ -89,23 +95,21 @@ const handlerFailure = (cause: unknown): EventStore.EventStoreError =>
       })
     : toEventStoreError("commit", cause)
 
-// Runs the handler, whichever shape it has, as an Effect failing with the port's error.
+// Runs the handler, whichever shape it has, as an Effect failing with the port's error; a throw or a defect is
+// classified like any other failure (never a crash of the consumer).
 const runHandler = <DB>(
   handler: Handler<DB>,
   events: ReadonlyArray<NewEvent>,
   trx: Transaction<InboxDatabase<DB>>
 ): Effect.Effect<void, EventStore.EventStoreError> =>
-  Effect.suspend(() => {
-    let result: Promise<void> | Effect.Effect<void, InboxHandlerError>
-    try {
-      result = handler(events, trx)
-    } catch (cause) {
-      return Effect.fail(handlerFailure(cause))
-    }
-    return Effect.isEffect(result)
-      ? Effect.mapError(result, handlerFailure)
-      : Effect.tryPromise({ try: () => result as Promise<void>, catch: handlerFailure })
-  })
+  Effect.try({ try: () => handler(events, trx), catch: handlerFailure }).pipe(
+    Effect.flatMap((result) =>
+      Effect.isEffect(result)
+        ? Effect.mapError(result, handlerFailure)
+        : Effect.tryPromise({ try: () => result, catch: handlerFailure })
+    ),
+    Effect.catchDefect((defect) => Effect.fail(handlerFailure(defect)))
+  )
 
 const use = <A>(operation: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (cause) => toEventStoreError(operation, cause) })
@@ -157,12 +161,6 @@ export const make = <DB>(
         message: `the connection's search_path must start with ${schema}, not ${current}: open it with Inbox.connect`
       })
     }
-    const store = yield* PgEventStore.make(ours)
-    if (options.setup !== undefined) {
-      const setup = options.setup
-      yield* use("setup", () => underSetupLock(db, setup))
-    }
-
     // BEGIN; agg_commit; handler (new events only); COMMIT. Any failure, or an interrupt, rolls back.
     const commitWithHandler = (batch: ReadonlyArray<EventStore.Delivery>) =>
       Effect.acquireUseRelease(
@@ -185,7 +183,7 @@ export const make = <DB>(
             if (fresh.length > 0) yield* runHandler(options.handler, fresh, trx)
             yield* use("commit", () => trx.commit().execute())
             return outcomes as ReadonlyArray<EventStore.Outcome>
-          }),
+          }).pipe(Effect.withSpan("Inbox.commit")),
         (trx) =>
           trx.isCommitted || trx.isRolledBack
             ? Effect.void
@@ -197,11 +195,13 @@ export const make = <DB>(
               )
       )
 
-    return EventStore.EventStore.of({
-      ...store,
-      commit: (batch) =>
-        batch.length === 0 ? Effect.succeed([]) : commitWithHandler(batch).pipe(Effect.withSpan("Inbox.commit"))
-    })
+    // Reads, stats and totals are the event store's; only the commit is ours.
+    const store = yield* PgEventStore.make(ours, { commitWith: commitWithHandler })
+    if (options.setup !== undefined) {
+      const setup = options.setup
+      yield* use("setup", () => underSetupLock(db, setup))
+    }
+    return store
   })
 
 /** Settings of a PostgreSQL connection for the inbox. @category models */

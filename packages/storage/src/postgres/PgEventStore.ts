@@ -354,6 +354,13 @@ export interface MakeOptions {
    * is added to it: exact, never a scan again.
    */
   readonly totalsMaxAge?: Duration.Input | "single-writer"
+  /**
+   * The commit, when it does more than `commitBatch` on `db` (the `Inbox` runs it and the service's handler in
+   * one transaction). Everything else, `totals` included, stays this store's.
+   */
+  readonly commitWith?: (
+    batch: ReadonlyArray<EventStore.Delivery>
+  ) => Effect.Effect<ReadonlyArray<EventStore.Outcome>, EventStore.EventStoreError>
 }
 
 /**
@@ -390,7 +397,8 @@ export const make = (db: Kysely<Database>, options: MakeOptions = {}) =>
     const commit = (batch: ReadonlyArray<EventStore.Delivery>) =>
       Effect.suspend(() => {
         const startedIn = generation
-        return use("commit", () => commitBatch(db, batch)).pipe(
+        const committing = options.commitWith?.(batch) ?? use("commit", () => commitBatch(db, batch))
+        return committing.pipe(
           Effect.tap((outcomes) =>
             Effect.sync(() => {
               if (base !== undefined && startedIn === generation) base = addOutcomes(base, outcomes)

@@ -55,14 +55,20 @@ export const makePgliteKysely = (config: PgliteConfig = {}): Kysely<Database> =>
   if (config.dataDir !== undefined) mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
   // Validated here, before PGlite starts; set on the one connection before its first statement.
   const searchPath = config.searchPath === undefined ? undefined : searchPathOf(config.searchPath)
-  return new Kysely<Database>({ dialect: new PGliteDialect({ pglite: new PGlite({
-    ...(config.dataDir === undefined ? {} : { dataDir: config.dataDir }),
-    parsers: { [types.TIMESTAMPTZ]: parseTimestamptz }
-  }),
-    ...(searchPath === undefined
-      ? {}
-      : { onCreateConnection: (c) => c.executeQuery(CompiledQuery.raw(`SET search_path TO ${searchPath}`)).then(() => undefined) })
-  }) })
+  return new Kysely<Database>({
+    dialect: new PGliteDialect({
+      pglite: new PGlite({
+        ...(config.dataDir === undefined ? {} : { dataDir: config.dataDir }),
+        parsers: { [types.TIMESTAMPTZ]: parseTimestamptz }
+      }),
+      ...(searchPath === undefined
+        ? {}
+        : {
+            onCreateConnection: (c) =>
+              c.executeQuery(CompiledQuery.raw(`SET search_path TO ${searchPath}`)).then(() => undefined)
+          })
+    })
+  })
 }
 
 /**

@@ -28,6 +28,7 @@
  * - discard: `discard-3.lua` { XDEL; move the count from dead-lettered to discarded }; "all" is one DEL.
  * - stats: GET received, XINFO GROUPS (lag, pending), GET dead-letter counter; when Redis reports no lag, at most
  *   two XRANGEs with COUNT (see `countLag`): never a read of the whole backlog.
+ * - consumers: XINFO CONSUMERS (name, pending, idle) and one MGET of their `Liveness` marks.
  * - deliveryFloor: the group's oldest pending id (XPENDING), else the id after its last-delivered id.
  * - `trimAcknowledged`: XTRIM MINID to the oldest entry some group still needs. Streams are never capped with
  *   MAXLEN: that would drop entries nobody has acknowledged.
@@ -281,9 +282,45 @@ export const make = (
     const liveness = Liveness.make(client, keys.consumer)
     const heartbeat = (consumer: string, ttl: Duration.Duration) => run("heartbeat", () => liveness.beat(consumer, ttl))
 
-    const reclaim = (consumer: string, options: { readonly minIdle: Duration.Duration; readonly count: number }) =>
+    const reclaim = (
+      consumer: string,
+      options: {
+        readonly minIdle: Duration.Duration
+        readonly count: number
+        readonly own?: { readonly minIdle: Duration.Duration; readonly held: ReadonlySet<string> }
+      }
+    ) =>
       run("reclaim", async () => {
         const minIdle = Math.floor(Duration.toMillis(options.minIdle))
+        const claimed: Array<EventLog.LogEntry> = []
+        // Its own lost deliveries (pending for it, idle, not in hand), claimed back to itself.
+        if (options.own !== undefined) {
+          const ownIdle = Math.floor(Duration.toMillis(options.own.minIdle))
+          const page = await client.xPendingRange(
+            p0.stream,
+            keys.group,
+            "-",
+            "+",
+            Math.min(options.count, CLAIM_PAGE),
+            {
+              IDLE: ownIdle,
+              consumer
+            }
+          )
+          const held = options.own.held
+          const lost = page.map((p) => p.id).filter((id) => !held.has(EventLog.refKey({ stream: p0.stream, id })))
+          if (lost.length > 0) {
+            for (const [id, fields, deliveries] of await client.claim(
+              p0,
+              keys.group,
+              consumer,
+              consumer,
+              ownIdle,
+              lost
+            ))
+              claimed.push(Entry.decode(p0.stream, id, toRecord(fields), Number(deliveries)))
+          }
+        }
         const members = (await client.xInfoConsumers(p0.stream, keys.group)) as unknown as Array<{
           readonly name: string
           readonly pending: number
@@ -291,7 +328,6 @@ export const make = (
         const others = members.filter((m) => m.name !== consumer)
         const alive = await liveness.alive(others.map((m) => m.name))
         const dead = others.filter((m) => !alive.has(m.name))
-        const claimed: Array<EventLog.LogEntry> = []
         for (const member of dead) {
           if (member.pending === 0) {
             await client.removeConsumer(p0, keys.group, member.name)
@@ -441,26 +477,33 @@ export const make = (
     }
 
     const stats = run("stats", async () => {
-      const [received, groups, dead, discarded, length] = (await client
+      const [received, groups, dead, discarded, length, newest] = (await client
         .multi()
         .get(p0.received)
         .xInfoGroups(p0.stream)
         .get(p0.deadLettered)
         .get(p0.discarded)
         .xLen(p0.stream)
+        .xRevRange(p0.stream, "+", "-", { COUNT: 1 })
         .execAsPipeline()) as unknown as [
         string | null,
         Array<{ name: string; pending: number; lag: number | null; "last-delivered-id": string }>,
         string | null,
         string | null,
-        number
+        number,
+        Array<{ readonly id: string }>
       ]
       const group = groups.find((g) => g.name === keys.group)
       if (group === undefined) throw new Error(`consumer group ${keys.group} does not exist on ${p0.stream}`)
-      // Every undelivered entry is still in the stream (trimming stops at the oldest one a group needs), so the
-      // stream's length bounds the lag. Redis's own figure can overshoot it when its entries-read counter drifts
-      // (seen in the chaos run after Redis restarts under load: lag 166,000 on an empty, fully delivered stream).
-      const lag = Math.min(group.lag ?? (await countLag(group)), length)
+      // Redis's own figure can overshoot when its entries-read counter drifts (seen in the chaos run after Redis
+      // restarts under load: lag 166,000 on an empty, fully delivered stream). Two exact bounds: nothing waits once
+      // the newest entry was delivered, and every undelivered entry is still in the stream (trimming stops at the
+      // oldest one a group needs), so the stream's length bounds the lag.
+      const newestId = newest[0]?.id
+      const lag =
+        newestId === undefined || compareIds(newestId, group["last-delivered-id"]) <= 0
+          ? 0
+          : Math.min(group.lag ?? (await countLag(group)), length)
       return {
         received: Number(received ?? 0),
         lag,
@@ -468,6 +511,17 @@ export const make = (
         deadLettered: Number(dead ?? 0),
         discarded: Number(discarded ?? 0)
       }
+    })
+
+    // The reads `reclaim` starts with (XINFO CONSUMERS, one MGET of the marks), and nothing else.
+    const consumers = run("consumers", async () => {
+      const members = (await client.xInfoConsumers(p0.stream, keys.group)) as unknown as Array<{
+        readonly name: string
+        readonly pending: number
+        readonly idle: number
+      }>
+      const alive = await liveness.alive(members.map((m) => m.name))
+      return members.map((m) => ({ name: m.name, pending: m.pending, idleMs: m.idle, alive: alive.has(m.name) }))
     })
 
     // This log's group only: other groups on the stream are other services' business.
@@ -513,6 +567,7 @@ export const make = (
         redrive,
         discard,
         stats,
+        consumers,
         deliveryFloor
       }),
       trimAcknowledged,
@@ -537,9 +592,10 @@ export const makeScoped = (config: RedisConfig) =>
     return yield* make(client, blocking, keys, config.timeout, config.deadLetterCap)
   })
 
+/** Connect a client, interruptibly (used by this log and by `CommitChannel`). */
 // Connect a client, interruptibly: the client is released by the scope (closed once connected, else destroyed,
 // which also ends a connection attempt in progress), so a stop signal never waits for a server that does not answer.
-const connectClient = <C extends Client>(create: () => C, release: "close" | "destroy") =>
+export const connectClient = <C extends Client>(create: () => C, release: "close" | "destroy") =>
   Effect.gen(function* () {
     const c = yield* Effect.try({ try: create, catch: (cause) => toEventLogError("connect", cause) })
     yield* Effect.addFinalizer(() =>
@@ -717,6 +773,7 @@ export const layerInBackground = (
         redrive: (ids) => via((r) => r.log.redrive(ids)),
         discard: (ids) => via((r) => r.log.discard(ids)),
         stats: via((r) => r.log.stats),
+        consumers: via((r) => r.log.consumers),
         deliveryFloor: via((r) => r.log.deliveryFloor)
       })
       return Context.make(EventLog.EventLog, log).pipe(

@@ -3,8 +3,9 @@
  * different keys can share one Redis (or one Redis Cluster) without ever touching each other's data.
  *
  * Layout. Every key of partition `i` carries the hash tag `{<STREAM_KEY>:p<i>}` followed by `:` and a suffix:
- * `{S:p0}:stream`, `{S:p0}:received`, `{S:p0}:dlq`, `{S:p0}:dlq:count`, `{S:p0}:dlq:discarded`. Redis Cluster hashes only the tag, so
- * all keys of a partition live on one slot and one MULTI or script still touches them atomically. Keys of the
+ * `{S:p0}:stream`, `{S:p0}:received`, `{S:p0}:dlq`, `{S:p0}:dlq:count`, `{S:p0}:dlq:discarded`. Redis Cluster
+ * hashes only the tag, so all keys of a partition live on one slot and one MULTI or script still touches them
+ * atomically. Keys of the
  * whole deployment (the consumers' heartbeats `{S}:consumer:<name>`; later the partition count) use the tag
  * `{<STREAM_KEY>}` and suffixes that are never partition suffixes. A valid `STREAM_KEY` holds no brace, so a key's tag ends at its
  * first `}` and names exactly one deployment and partition: no two valid keys, or partitions, ever share a key
@@ -65,6 +66,11 @@ export interface StreamKeys {
   readonly legacy: LegacyKeys
   /** The heartbeat key of consumer `name` (see `Liveness`): `{S}:consumer:<name>`. */
   readonly consumer: (name: string) => string
+  /**
+   * The pub/sub channel on which workers announce commits to the api's live tails (see `CommitChannel`):
+   * `{S}:commits`. A channel, not a key: it stores nothing.
+   */
+  readonly commits: string
 }
 
 /**
@@ -116,6 +122,7 @@ export const make = (streamKey: string, group?: string): StreamKeys => {
     group: group ?? defaultGroup,
     partition,
     consumer: (name) => `{${streamKey}}:${own}consumer:${name}`,
+    commits: `{${streamKey}}:commits`,
     legacy: {
       stream: streamKey,
       received: `${streamKey}:received`,

@@ -1,0 +1,108 @@
+/**
+ * Commit notifications between processes over Redis pub/sub, on the deployment's channel `{S}:commits`
+ * (`StreamKeys.commits`): a worker publishes the topics of each commit after it returned (`publisher`, a core
+ * `CommitSignal`), and the api wakes its live tails when one arrives (`subscriber`).
+ *
+ * Fire-and-forget on purpose: pub/sub keeps nothing, and a notification lost to a disconnect is covered by the
+ * tails' own slow check of the store. A publish never waits and never fails the commit it follows.
+ *
+ * @remarks Carries topic names only, never events; a commit into more than `MAX_TOPICS` topics is announced as
+ * `"*"` (wake every tail).
+ */
+import { CommitSignal, type EventLog, Tail } from "@agg/core"
+import { Effect, Exit, Layer, Redacted, Schedule, Scope } from "effect"
+import { toEventLogError } from "./RedisError.ts"
+import { connectClient, createLogClient } from "./RedisEventLog.ts"
+import * as StreamKeys from "./StreamKeys.ts"
+
+/** Most topics listed in one message; more are announced as `"*"`. @category models */
+export const MAX_TOPICS = 100
+
+/** Where the channel is. @category models */
+export interface Config {
+  readonly url: string | Redacted.Redacted<string>
+  readonly streamKey: string
+}
+
+/** The message for the topics of one commit. @category constructors */
+export const encode = (topics: ReadonlyArray<string>): string =>
+  topics.length > MAX_TOPICS ? "*" : JSON.stringify(topics)
+
+/** The topics of a message, `"all"` for `"*"`, or undefined for one that is neither (ignored). @category constructors */
+export const decode = (message: string): ReadonlyArray<string> | "all" | undefined => {
+  if (message === "*") return "all"
+  try {
+    const parsed: unknown = JSON.parse(message)
+    return Array.isArray(parsed) && parsed.every((t) => typeof t === "string") ? parsed : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const urlOf = (config: Config) => (Redacted.isRedacted(config.url) ? Redacted.value(config.url) : config.url)
+
+/**
+ * A `CommitSignal` that publishes each commit's topics on the channel, without waiting for the answer. Its own
+ * connection (released with the layer).
+ * @category layers
+ */
+export const publisher = (config: Config): Layer.Layer<CommitSignal.CommitSignal, EventLog.EventLogError> =>
+  Layer.effect(
+    CommitSignal.CommitSignal,
+    Effect.gen(function* () {
+      const keys = StreamKeys.make(config.streamKey)
+      const client = yield* connectClient(() => createLogClient(urlOf(config), `${keys.streamKey}:commits`), "close")
+      return CommitSignal.CommitSignal.of({
+        notify: (topics) =>
+          Effect.sync(() => {
+            // Refused at once while disconnected (no offline queue): the tails' slow check covers it.
+            client.publish(keys.commits, encode(topics)).catch(() => undefined)
+          })
+      })
+    })
+  )
+
+/**
+ * Wake the `Tail` in context on every message of the channel, for the layer's lifetime. Its own connection, in
+ * subscriber mode; node-redis subscribes again after a reconnect. Never fails the start: while Redis cannot be
+ * reached (at start too) it keeps trying in the background, and the tails' slow check serves meanwhile.
+ * @category layers
+ */
+export const subscriber = (config: Config): Layer.Layer<never, never, Tail.Tail> =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const keys = StreamKeys.make(config.streamKey)
+      const tail = yield* Tail.Tail
+      const outer = yield* Effect.scope
+      // One attempt in a scope of its own: closed at once when it fails, with the layer once it succeeded.
+      const attempt = Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        yield* Effect.gen(function* () {
+          const client = yield* connectClient(
+            () => createLogClient(urlOf(config), `${keys.streamKey}:commits:sub`),
+            "destroy"
+          )
+          yield* Effect.tryPromise({
+            try: () =>
+              client.subscribe(keys.commits, (message: string) => {
+                const topics = decode(message)
+                if (topics !== undefined) Effect.runSync(tail.wake(topics))
+              }),
+            catch: (cause) => toEventLogError("subscribe", cause)
+          })
+        }).pipe(
+          Scope.provide(scope),
+          Effect.onError(() => Scope.close(scope, Exit.void)),
+          Effect.tap(() => Scope.addFinalizer(outer, Scope.close(scope, Exit.void)))
+        )
+      })
+      yield* Effect.forkScoped(
+        attempt.pipe(
+          Effect.tapError((error) =>
+            Effect.logWarning(`commit notifications: cannot subscribe, retrying: ${error.message}`)
+          ),
+          Effect.retry(Schedule.spaced("2 seconds"))
+        )
+      )
+    })
+  )
