@@ -6,7 +6,7 @@
  *   --profile          api and workers of the drains run under `node --cpu-prof` (bench/results/profiles/<ts>/),
  *                      and the profiles' top self-time functions are added to the report
  *   --events N         events per drain (default 1,000,000; quick 20,000)
- *   --only a,b         run only these scenarios: baselines, drain, embedded, http, http-layer (the api's POST
+ *   --only a,b         run only these scenarios: baselines, drain, embedded, http, http-layer, fsync (the api's POST
  *                      /publish on the api (Fastify) and on Effect's HttpRouter, beside bare node:http: src/http/layer.ts)
  *   --api F --worker F entries to run instead of apps/{api,worker}/dist/main.js (e.g. another checkout's build)
  *   --node-arg X       a Node flag for every api and worker process (repeatable), e.g. --node-arg=--max-semi-space-size=8
@@ -35,11 +35,12 @@ import { formatSummary, type ProfileSummary, profileFiles, summariseFile } from 
 import { type BenchResults, writeResults } from "./Results.ts"
 import { startApi, startParseServer } from "./System.ts"
 import { type DrainResult, runEmbeddedDrain, runQueuedDrain } from "./scenarios/Drain.ts"
+import { type FsyncRow, runFsync } from "./scenarios/Fsync.ts"
 import { type IngestRow, type IngestTarget, type LatencyRow, runHttpIngest } from "./scenarios/HttpIngest.ts"
 import { type RawInsertResult, runRawInsert } from "./scenarios/RawInsert.ts"
 import { runSeedConsumer, type SeedConsumerResult } from "./scenarios/SeedConsumer.ts"
 
-const SCENARIOS = ["baselines", "drain", "embedded", "http", "http-layer"] as const
+const SCENARIOS = ["baselines", "drain", "embedded", "http", "http-layer", "fsync"] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 // pnpm forwards `pnpm bench -- --quick` as ["--", "--quick"]: drop the separator
@@ -294,6 +295,17 @@ if (only.includes("http-layer")) {
   })
 }
 
+// What appendfsync always costs the 2xx path, against everysec and no, each on a private Redis.
+let fsync: ReadonlyArray<FsyncRow> = []
+if (only.includes("fsync")) {
+  fsync =
+    (await attempt("Redis fsync: the api's append under appendfsync always / everysec / no", async () => {
+      const rows = await runFsync({ events: quick ? 20_000 : 200_000, eventsPerRequest: 100, concurrency: 16 })
+      for (const r of rows) log(`  ${r.policy}: ${Math.round(r.eventsPerSec)} ev/s`)
+      return rows
+    })) ?? []
+}
+
 const profiles: Array<ProfileSummary> = profileDir ? profileFiles(profileDir).map((f) => summariseFile(f)) : []
 for (const p of profiles) log(formatSummary(p, 15))
 
@@ -307,6 +319,7 @@ const results: BenchResults = {
   drains,
   httpIngest,
   latency,
+  fsync,
   errors,
   profiles
 }

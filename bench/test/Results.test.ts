@@ -79,6 +79,7 @@ const results = (over: Partial<BenchResults> = {}): BenchResults => ({
     ingest("api embedded", 9_000)
   ],
   latency: [],
+  fsync: [],
   errors: [],
   profiles: [],
   ...over

@@ -124,7 +124,7 @@ export const makeApp = Effect.fnUntraced(function* (options: AppOptions) {
     ...Health.routes(ingest.mode),
     ...Consumers.routes,
     ...MetricsRoute.routes(startedAtMs),
-    ...(yield* Docs.routes(openApi)),
+    ...(yield* Docs.routes(openApi, auth.enabled)),
     ...(yield* Dashboard.routes(auth.enabled))
   ]
 

@@ -11,6 +11,9 @@ describe("docs", () => {
 
   it("/docs is HTML whose scripts and styles are local and served", async () => {
     const page = await send(app.url, { path: "/docs" })
+    expect(page.headers["content-security-policy"]).toContain("script-src 'self'")
+    expect(page.headers["content-security-policy"]).toContain("frame-ancestors 'none'")
+    expect(page.headers["cache-control"]).toBe("public, max-age=3600")
     expect(page.status).toBe(200)
     expect(page.headers["content-type"]).toMatch(/^text\/html/)
     const refs = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
@@ -63,10 +66,28 @@ describe("docs", () => {
     expect(doc.paths["/events"].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
       "after",
       "limit",
+      "since",
       "topic"
     ])
     // every $ref resolves
     const refs = [...r.text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!)
     for (const ref of refs) expect(doc.components.schemas[ref], ref).toBeDefined()
+  })
+})
+
+describe("docs behind API keys", () => {
+  let app: RunningApp
+  beforeAll(async () => {
+    app = await startApp(memoryDirect(), { apiKeys: ["k"] })
+  })
+  afterAll(() => app.close())
+
+  it("is cached privately only, so a shared cache never serves it to a client without a key", async () => {
+    const headers = { authorization: "Bearer k" }
+    const page = await send(app.url, { path: "/docs", headers })
+    expect(page.status).toBe(200)
+    expect(page.headers["cache-control"]).toBe("private, max-age=3600")
+    expect((await send(app.url, { path: "/openapi.json", headers })).headers["cache-control"]).toBe("private, no-cache")
+    expect((await send(app.url, { path: "/docs" })).status).toBe(401)
   })
 })

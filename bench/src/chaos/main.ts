@@ -285,7 +285,7 @@ const main = async () => {
       `| ${cells.map((c, i) => (i < widths.length ? pad(c, widths[i]!) : c)).join(" | ")} |`
     const out = [
       "",
-      `chaos ${quick ? "--quick" : ""}: ${total.toLocaleString("en")} events (${truth.unique.toLocaleString("en")} unique, ${truth.duplicates.toLocaleString("en")} duplicates), 3 workers, ${elapsed.toFixed(1)} s`,
+      `chaos${quick ? " --quick" : ""}: ${total.toLocaleString("en")} events (${truth.unique.toLocaleString("en")} unique, ${truth.duplicates.toLocaleString("en")} duplicates), 3 workers, ${elapsed.toFixed(1)} s`,
       "",
       line(["#", "at (s)", "fault", "retries", "ok", "outcome"]),
       line(["--", "--", "--", "--", "--", "--"]),

@@ -47,19 +47,31 @@ const INIT = `window.ui = SwaggerUIBundle({
 export const swaggerUiDir = (): string =>
   dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"))
 
-const CACHE = { "cache-control": "public, max-age=3600" }
+/**
+ * The pages load only their own scripts and styles (Swagger UI sets inline styles, and its icons are data URLs),
+ * and may not be framed.
+ */
+export const DOCS_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
-/** Reads the assets now (fails at start, not at the first request, when the package is missing). */
-export const routes = (openApi: unknown): Effect.Effect<ReadonlyArray<Route<never>>> =>
+/**
+ * Reads the assets now (fails at start, not at the first request, when the package is missing). Behind API keys
+ * the answers may only be cached privately: a shared cache must not hand them to a client without a key.
+ */
+export const routes = (openApi: unknown, authEnabled: boolean): Effect.Effect<ReadonlyArray<Route<never>>> =>
   Effect.sync(() => {
     const dir = swaggerUiDir()
     const document = JSON.stringify(openApi)
-    const fixed = (path: string, type: string, body: string | Buffer, headers = CACHE): Route<never> => {
-      const reply = content(200, type, body, headers)
+    const cache = { "cache-control": `${authEnabled ? "private" : "public"}, max-age=3600` }
+    const fixed = (path: string, type: string, body: string | Buffer, headers = cache): Route<never> => {
+      const reply = content(200, type, body, { ...headers, "content-security-policy": DOCS_CSP })
       return { method: "GET", path, auth: true, handler: () => Effect.succeed(reply) }
     }
     return [
-      fixed("/openapi.json", "application/json; charset=utf-8", document, { "cache-control": "no-cache" }),
+      fixed("/openapi.json", "application/json; charset=utf-8", document, {
+        "cache-control": authEnabled ? "private, no-cache" : "no-cache"
+      }),
       fixed("/docs", "text/html; charset=utf-8", PAGE),
       fixed("/docs/", "text/html; charset=utf-8", PAGE),
       fixed("/docs/init.js", "text/javascript; charset=utf-8", INIT),
