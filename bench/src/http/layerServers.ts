@@ -17,27 +17,31 @@
  */
 import { randomUUID } from "node:crypto"
 import * as Http from "node:http"
+import {
+  Metrics as ApiMetrics,
+  Route as ApiRoute,
+  type AppServices,
+  Body,
+  HttpErrors,
+  memoryDirect,
+  Publish
+} from "@agg/api"
+import { Ingest } from "@agg/core"
 import { defaultLimits } from "@agg/schema"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { ByteSize, Cause, type Context, Effect, Layer, ManagedRuntime } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
-import { requireJson } from "../../../apps/api/src/Body.ts"
-import {
-  BodyAborted,
-  BodyTooLarge,
-  type HttpError,
-  InternalError,
-  toErrorReply
-} from "../../../apps/api/src/HttpErrors.ts"
-import { memoryDirect } from "../../../apps/api/src/Layers.ts"
-import { Metrics, type RouteSeries } from "../../../apps/api/src/Metrics.ts"
-import { json, type Reply, type Route } from "../../../apps/api/src/Route.ts"
-import * as Publish from "../../../apps/api/src/routes/Publish.ts"
-import type { AppServices } from "../../../apps/api/src/Server.ts"
-// @agg/core is not a dependency of the bench: this is the module apps/api itself loads under @agg/source.
-import { Ingest } from "../../../packages/core/src/index.ts"
 import { type LayerKind, layerKinds } from "./layer.ts"
 import { startServer } from "./servers.ts"
+
+const { requireJson } = Body
+const { BodyAborted, BodyTooLarge, InternalError, toErrorReply } = HttpErrors
+type HttpError = HttpErrors.HttpError
+const { Metrics } = ApiMetrics
+type RouteSeries = ApiMetrics.RouteSeries
+const { json } = ApiRoute
+type Reply = ApiRoute.Reply
+type Route<R> = ApiRoute.Route<R>
 
 const HOST = "127.0.0.1"
 // The api's timeouts (its Fastify options in Server.makeApp) and request id rule, so both bound and tag alike.
