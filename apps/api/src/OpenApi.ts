@@ -77,6 +77,26 @@ export const makeOpenApi = (options: { readonly limits: Limits; readonly auth: b
           }
         }
       },
+      "/events/stream": {
+        get: {
+          summary: "Follow stored events live (Server-Sent Events)",
+          description:
+            "The events after the cursor, then each event as it commits: `id: <offset>` (with `topic`) or " +
+            "`id: <position>` (all topics), `data: <StoredEvent JSON>`. Reconnect with `Last-Event-ID` (it wins " +
+            "over `after` and `since`) to resume exactly after it. Heartbeat comments while idle. A subscriber that " +
+            'cannot keep up gets a final `event: error` with `{"error":{"code":"slow_subscriber",…}}` and is closed.',
+          parameters: eventQueryParameters().filter((p) => p.name !== "limit"),
+          responses: {
+            "200": {
+              description: "The event stream (never ends by itself).",
+              content: { "text/event-stream": { schema: { type: "string" } } }
+            },
+            "400": errorResponse("Bad query parameters or Last-Event-ID (each listed in `issues`)."),
+            ...unauthorized,
+            "503": { ...errorResponse("The store is unavailable."), headers: retryAfter }
+          }
+        }
+      },
       "/events/{topic}/{event_id}": {
         get: {
           summary: "The stored version of one event, by its key",

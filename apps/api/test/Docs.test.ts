@@ -44,6 +44,7 @@ describe("docs", () => {
       "/dead-letters/redrive",
       "/dead-letters/{id}",
       "/events",
+      "/events/stream",
       "/events/{topic}/{event_id}",
       "/health",
       "/metrics",

@@ -25,6 +25,8 @@ export interface StartOptions {
   readonly logs?: Array<string>
   /** Heartbeat interval of GET /events/stream (default: the server's). */
   readonly heartbeatMs?: number
+  /** Listen on this port (default: any free one), e.g. to restart an app where its clients expect it. */
+  readonly port?: number
 }
 
 const quiet = process.env.AGG_TEST_LOGS === "1" ? Layer.empty : Logger.layer([])
@@ -67,7 +69,7 @@ export const startApp = async (
           ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs })
         }).pipe(Effect.provideContext(context))
         const address = yield* Server.listen(app, {
-          port: 0,
+          port: options.port ?? 0,
           host: "127.0.0.1",
           shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5_000
         })
