@@ -124,7 +124,7 @@ describe("Tail", () => {
         [{ capacity: 4, after: 5 }]
       )
       assert.deepStrictEqual(yield* tail.stats, { readers: 1, subscribers: 1 })
-    }).pipe(Effect.scoped, Effect.provide(live({ capacity: 4 })))
+    }).pipe(Effect.scoped, Effect.provide(live({ capacity: 4, pageSize: 4 })))
   )
 
   it.effect("a reader stops with its last subscriber", () =>

@@ -8,7 +8,8 @@
  */
 import * as v from "valibot"
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./EventQuery.ts"
-import { objectMessage, type Problem, toProblems } from "./Issues.ts"
+import { type Problem, toProblems } from "./Issues.ts"
+import { count, described, object, page, payload, text } from "./Shapes.ts"
 
 /** A dead-letter id: a stream id `<ms>-<seq>`, both decimal. @category models */
 export const DEAD_LETTER_ID = /^[0-9]{1,20}-[0-9]{1,20}$/
@@ -16,16 +17,6 @@ export const DEAD_LETTER_ID = /^[0-9]{1,20}-[0-9]{1,20}$/
 /** Most ids one redrive or discard request may name. @category models */
 export const MAX_SELECTED_IDS = 1000
 
-const count = (name: string) =>
-  v.pipe(
-    v.number(`${name} must be a number`),
-    v.safeInteger(`${name} must be an integer`),
-    v.minValue(0, `${name} must be at least 0`)
-  )
-const object = <const E extends v.ObjectEntries>(what: string, entries: E) => v.object(entries, objectMessage(what))
-const described = <S extends v.GenericSchema>(schema: S, description: string) =>
-  v.pipe(schema, v.metadata({ description }))
-const text = (name: string) => v.string(`${name} must be a string`)
 const ids = (name: string, description: string) =>
   described(v.pipe(v.array(text(name), `${name} must be an array`), v.readonly()), description)
 
@@ -47,10 +38,7 @@ export const DeadLetter = object("dead letter", {
         event_id: text("event_id"),
         timestamp: text("timestamp"),
         source: text("source"),
-        payload: v.pipe(
-          v.record(v.string(), v.unknown(), "payload must be a JSON object"),
-          v.transform((x) => x as { readonly [key: string]: unknown })
-        )
+        payload: payload()
       }),
       "The event, when the entry decodes as one."
     )
@@ -66,15 +54,13 @@ export const DeadLetter = object("dead letter", {
 export type DeadLetter = v.InferOutput<typeof DeadLetter>
 
 /** One page of GET /dead-letters. @category models */
-export const DeadLettersPage = v.pipe(
-  object("dead letters page", {
-    dead_letters: v.pipe(v.array(DeadLetter, "dead_letters must be an array"), v.readonly()),
-    next_after: described(
-      text("next_after"),
-      "The `after` of the next read: the last returned id, or the given `after` when the page is empty."
-    )
-  }),
-  v.metadata({ description: "One page of dead-lettered entries, oldest first." })
+export const DeadLettersPage = page(
+  "dead letters page",
+  "dead_letters",
+  DeadLetter,
+  text("next_after"),
+  "The `after` of the next read: the last returned id, or the given `after` when the page is empty.",
+  "One page of dead-lettered entries, oldest first."
 )
 /** @category models */
 export type DeadLettersPage = v.InferOutput<typeof DeadLettersPage>

@@ -10,20 +10,8 @@
  */
 import * as v from "valibot"
 import { StoredEvent } from "./Event.ts"
-import { objectMessage, Problem, toProblems } from "./Issues.ts"
-
-const count = (name: string) =>
-  v.pipe(
-    v.number(`${name} must be a number`),
-    v.safeInteger(`${name} must be an integer`),
-    v.minValue(0, `${name} must be at least 0`)
-  )
-
-// Objects answer "<key> is required" for a missing member, like the event schema.
-const object = <const E extends v.ObjectEntries>(what: string, entries: E) => v.object(entries, objectMessage(what))
-
-const described = <S extends v.GenericSchema>(schema: S, description: string) =>
-  v.pipe(schema, v.metadata({ description }))
+import { Problem, toProblems } from "./Issues.ts"
+import { count, described, list, object, page, payload, text } from "./Shapes.ts"
 
 /** 200 to POST /publish in direct (embedded) mode: every event committed. @category models */
 export const PublishCommitted = v.pipe(
@@ -97,7 +85,7 @@ export type StatsBody = v.InferOutput<typeof StatsBody>
 
 /** One topic of GET /topics: its name and counters. @category models */
 export const TopicItem = object("topic", {
-  topic: v.string("topic must be a string"),
+  topic: text("topic"),
   unique_processed: count("unique_processed"),
   duplicate_dropped: count("duplicate_dropped"),
   conflicts: count("conflicts")
@@ -110,15 +98,13 @@ export type TopicItem = v.InferOutput<typeof TopicItem>
  * the last returned name, or the given `after` when the page is empty.
  * @category models
  */
-export const TopicsPage = v.pipe(
-  object("topics page", {
-    topics: v.pipe(v.array(TopicItem, "topics must be an array"), v.readonly()),
-    next_after: described(
-      v.string("next_after must be a string"),
-      "The `after` of the next page: the last returned name, or the given `after` when the page is empty."
-    )
-  }),
-  v.metadata({ description: "One page of GET /topics." })
+export const TopicsPage = page(
+  "topics page",
+  "topics",
+  TopicItem,
+  text("next_after"),
+  "The `after` of the next page: the last returned name, or the given `after` when the page is empty.",
+  "One page of GET /topics."
 )
 /** @category models */
 export type TopicsPage = v.InferOutput<typeof TopicsPage>
@@ -129,16 +115,14 @@ export type TopicsPage = v.InferOutput<typeof TopicsPage>
  * `position`.
  * @category models
  */
-export const EventsPage = v.pipe(
-  object("events page", {
-    events: v.pipe(v.array(StoredEvent, "events must be an array"), v.readonly()),
-    next_after: described(
-      count("next_after"),
-      "The `after` of the next read: the last returned offset (with `topic`) or position (without), or the " +
-        "given `after` when the page is empty."
-    )
-  }),
-  v.metadata({ description: "One page of GET /events." })
+export const EventsPage = page(
+  "events page",
+  "events",
+  StoredEvent,
+  count("next_after"),
+  "The `after` of the next read: the last returned offset (with `topic`) or position (without), or the " +
+    "given `after` when the page is empty.",
+  "One page of GET /events."
 )
 /** @category models */
 export type EventsPage = v.InferOutput<typeof EventsPage>
@@ -149,39 +133,31 @@ export type EventsPage = v.InferOutput<typeof EventsPage>
  * beside it so an id-reuse bug can be seen, not only counted. @category models
  */
 export const StoredConflict = object("conflict", {
-  topic: described(v.string("topic must be a string"), "The key's topic."),
-  event_id: described(v.string("event_id must be a string"), "The key's event id."),
-  timestamp: described(v.string("timestamp must be a string"), "The rejected version's timestamp (UTC)."),
-  source: described(v.string("source must be a string"), "The rejected version's source."),
-  payload: described(
-    v.pipe(
-      v.record(v.string(), v.unknown(), "payload must be a JSON object"),
-      v.transform((x) => x as { readonly [key: string]: unknown })
-    ),
-    "The rejected version's payload."
-  ),
+  topic: described(text("topic"), "The key's topic."),
+  event_id: described(text("event_id"), "The key's event id."),
+  timestamp: described(text("timestamp"), "The rejected version's timestamp (UTC)."),
+  source: described(text("source"), "The rejected version's source."),
+  payload: described(payload(), "The rejected version's payload."),
   stored_offset: described(count("stored_offset"), "Offset of the stored (first) version of the key."),
   version: described(
     count("version"),
     "Which rejected version of its key this is, from 1; only the first 10 of a key are kept."
   ),
   rejected: described(count("rejected"), "How many versions of this key were rejected in all, kept or not."),
-  seen_at: described(v.string("seen_at must be a string"), "When the rejected version was committed (UTC)."),
+  seen_at: described(text("seen_at"), "When the rejected version was committed (UTC)."),
   position: described(count("position"), "Its place in the conflicts' order, strictly rising; the paging cursor.")
 })
 /** @category models */
 export type StoredConflict = v.InferOutput<typeof StoredConflict>
 
 /** One page of GET /conflicts. @category models */
-export const ConflictsPage = v.pipe(
-  object("conflicts page", {
-    conflicts: v.pipe(v.array(StoredConflict, "conflicts must be an array"), v.readonly()),
-    next_after: described(
-      count("next_after"),
-      "The `after` of the next read: the last returned position, or the given `after` when the page is empty."
-    )
-  }),
-  v.metadata({ description: "One page of GET /conflicts." })
+export const ConflictsPage = page(
+  "conflicts page",
+  "conflicts",
+  StoredConflict,
+  count("next_after"),
+  "The `after` of the next read: the last returned position, or the given `after` when the page is empty.",
+  "One page of GET /conflicts."
 )
 /** @category models */
 export type ConflictsPage = v.InferOutput<typeof ConflictsPage>
@@ -191,7 +167,7 @@ export const HealthCheck = object("check", {
   status: v.picklist(["up", "down"], 'status must be "up" or "down"'),
   error: v.exactOptional(
     v.pipe(
-      v.string("error must be a string"),
+      text("error"),
       v.metadata({ description: 'Why it is down, coarsely: "unreachable", "failing" or "timed out".' })
     )
   )
@@ -225,7 +201,7 @@ export type HealthBody = v.InferOutput<typeof HealthBody>
 
 /** One consumer of the group in GET /consumers. @category models */
 export const ConsumerItem = object("consumer", {
-  name: v.string("name must be a string"),
+  name: text("name"),
   pending: described(count("pending"), "Entries delivered to it and not yet acknowledged."),
   idle_ms: described(count("idle_ms"), "Milliseconds since it last read or claimed."),
   alive: described(
@@ -238,7 +214,7 @@ export type ConsumerItem = v.InferOutput<typeof ConsumerItem>
 
 /** GET /consumers: the consumer group's members (queued mode; empty in direct mode). @category models */
 export const ConsumersBody = object("consumers", {
-  consumers: v.pipe(v.array(ConsumerItem, "consumers must be an array"), v.readonly())
+  consumers: list("consumers", ConsumerItem)
 })
 /** @category models */
 export type ConsumersBody = v.InferOutput<typeof ConsumersBody>
@@ -254,9 +230,9 @@ export const makeErrorBody = (codes?: ReadonlyArray<string>) =>
     error: object("error", {
       code:
         codes === undefined
-          ? v.string("code must be a string")
+          ? text("code")
           : v.pipe(v.picklist(codes, "code must be a known error code"), v.metadata({ description: "Stable." })),
-      message: v.pipe(v.string("message must be a string"), v.metadata({ description: "For people; may change." })),
+      message: v.pipe(text("message"), v.metadata({ description: "For people; may change." })),
       issues: v.exactOptional(
         v.pipe(
           v.array(Problem, "issues must be an array"),
