@@ -14,6 +14,7 @@ import type { FsyncRow } from "./scenarios/Fsync.ts"
 import type { IngestRow, LatencyRow } from "./scenarios/HttpIngest.ts"
 import type { RawInsertResult } from "./scenarios/RawInsert.ts"
 import type { SeedConsumerResult } from "./scenarios/SeedConsumer.ts"
+import type { SubscribeResult } from "./scenarios/Subscribe.ts"
 
 export interface BenchResults {
   readonly startedAt: string
@@ -27,6 +28,8 @@ export interface BenchResults {
   readonly latency: ReadonlyArray<LatencyRow>
   /** Redis append throughput by appendfsync policy (empty when the step did not run). */
   readonly fsync: ReadonlyArray<FsyncRow>
+  /** Subscriber latency and fan-out (null when the step did not run). */
+  readonly subscribe: SubscribeResult | null
   readonly errors: ReadonlyArray<{ readonly scenario: string; readonly message: string }>
   readonly profiles: ReadonlyArray<ProfileSummary>
 }
@@ -347,6 +350,36 @@ export const renderMarkdown = (r: BenchResults, targets: ReadonlyArray<Target>):
           String(f.eventsPerRequest),
           String(f.concurrency)
         ])
+      ),
+      ""
+    )
+  }
+  if (r.subscribe !== null) {
+    const sub = r.subscribe
+    out.push("## Subscribers (embedded api, @agg/client over SSE)", "")
+    out.push(
+      `Single events published at ${int(sub.publishRate)}/s, half the ${int(sub.maxRate)}/s the api sustained in a ` +
+        "2 s probe of the same run.",
+      ""
+    )
+    out.push(
+      table(
+        ["subscriber", "events", "publish → subscriber p50 ms", "p99 ms"],
+        sub.latency.map((l) => [l.subscriber, int(l.events), fixed(l.p50Ms, 0), fixed(l.p99Ms, 0)])
+      ),
+      ""
+    )
+    out.push(
+      table(
+        ["fan-out: subscribers", "events each", "deliveries/s", "api CPU ms per 1,000 deliveries"],
+        [
+          [
+            String(sub.fanOut.subscribers),
+            int(sub.fanOut.events),
+            `**${int(sub.fanOut.deliveredPerSec)}**`,
+            fixed(sub.fanOut.apiCpuMsPer1000, 1)
+          ]
+        ]
       ),
       ""
     )

@@ -6,7 +6,7 @@
  *   --profile          api and workers of the drains run under `node --cpu-prof` (bench/results/profiles/<ts>/),
  *                      and the profiles' top self-time functions are added to the report
  *   --events N         events per drain (default 1,000,000; quick 20,000)
- *   --only a,b         run only these scenarios: baselines, drain, embedded, http, http-layer, fsync (the api's POST
+ *   --only a,b         run only these scenarios: baselines, drain, embedded, http, http-layer, fsync, subscribe (the api's POST
  *                      /publish on the api (Fastify) and on Effect's HttpRouter, beside bare node:http: src/http/layer.ts)
  *   --api F --worker F entries to run instead of apps/{api,worker}/dist/main.js (e.g. another checkout's build)
  *   --node-arg X       a Node flag for every api and worker process (repeatable), e.g. --node-arg=--max-semi-space-size=8
@@ -39,8 +39,9 @@ import { type FsyncRow, runFsync } from "./scenarios/Fsync.ts"
 import { type IngestRow, type IngestTarget, type LatencyRow, runHttpIngest } from "./scenarios/HttpIngest.ts"
 import { type RawInsertResult, runRawInsert } from "./scenarios/RawInsert.ts"
 import { runSeedConsumer, type SeedConsumerResult } from "./scenarios/SeedConsumer.ts"
+import { runSubscribe, type SubscribeResult } from "./scenarios/Subscribe.ts"
 
-const SCENARIOS = ["baselines", "drain", "embedded", "http", "http-layer", "fsync"] as const
+const SCENARIOS = ["baselines", "drain", "embedded", "http", "http-layer", "fsync", "subscribe"] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 // pnpm forwards `pnpm bench -- --quick` as ["--", "--quick"]: drop the separator
@@ -306,6 +307,19 @@ if (only.includes("fsync")) {
     })) ?? []
 }
 
+let subscribe: SubscribeResult | null = null
+if (only.includes("subscribe")) {
+  subscribe =
+    (await attempt("subscribers: publish → subscriber latency at half the max rate, fan-out to 100", () =>
+      runSubscribe({
+        latencyEvents: quick ? 200 : 3_000,
+        fanOutSubscribers: 100,
+        fanOutEvents: quick ? 500 : 5_000,
+        log
+      })
+    )) ?? null
+}
+
 const profiles: Array<ProfileSummary> = profileDir ? profileFiles(profileDir).map((f) => summariseFile(f)) : []
 for (const p of profiles) log(formatSummary(p, 15))
 
@@ -320,6 +334,7 @@ const results: BenchResults = {
   httpIngest,
   latency,
   fsync,
+  subscribe,
   errors,
   profiles
 }

@@ -80,6 +80,7 @@ const results = (over: Partial<BenchResults> = {}): BenchResults => ({
   ],
   latency: [],
   fsync: [],
+  subscribe: null,
   errors: [],
   profiles: [],
   ...over
