@@ -9,6 +9,7 @@
  * @remarks Does not send anything and does not validate: the api does that. The HTTP ingest scenario uses
  * `singleBodies`/`batchBodies` (fresh ids per request, no duplicates) rather than this sequence.
  */
+import { mulberry32 } from "@agg/publisher"
 
 /** What the sequence holds, known before sending: the exact expected outcome of a drain. */
 export interface SequenceCounts {
@@ -35,18 +36,6 @@ export interface SequenceOptions {
   readonly idPrefix?: string
   /** Number of topics the unique events are spread over, round-robin. */
   readonly topics?: number
-}
-
-/** mulberry32: a tiny, fast, seedable PRNG; enough for picking duplicates reproducibly. */
-export const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 const BASE_TIME = Date.UTC(2026, 10, 21, 0, 0, 0)
@@ -81,7 +70,7 @@ export const walkSequence = (
   if (!(duplicateRatio >= 0 && duplicateRatio < 1)) {
     throw new Error(`duplicateRatio must be in [0, 1), got ${duplicateRatio}`)
   }
-  const random = prng(options.seed ?? 42)
+  const random = mulberry32(options.seed ?? 42)
   let unique = 0
   let duplicates = 0
   for (let i = 0; i < events; i++) {

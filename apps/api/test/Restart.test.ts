@@ -46,23 +46,27 @@ describe("restart on the same data directory (PGlite)", () => {
   })
 })
 
+// A fault hook holding every commit: it signals `started`, then waits until `release`.
+const holdCommits = () => {
+  const started = Effect.runSync(Deferred.make<void>())
+  const gate = Effect.runSync(Deferred.make<void>())
+  return {
+    fault: (op: string) =>
+      op === "commit" ? Deferred.succeed(started, undefined).pipe(Effect.andThen(Deferred.await(gate))) : Effect.void,
+    started: () => Effect.runPromise(Deferred.await(started)),
+    release: () => Effect.runSync(Deferred.succeed(gate, undefined))
+  }
+}
+
 describe("graceful stop", () => {
   it("answers the request in flight and commits it before the layers close", async () => {
-    const commitStarted = Effect.runSync(Deferred.make<void>())
-    const release = Effect.runSync(Deferred.make<void>())
     // The first commit signals it started, then waits until the test has begun closing the app.
-    const app = await startApp(
-      memoryDirect({
-        fault: (op) =>
-          op === "commit"
-            ? Deferred.succeed(commitStarted, undefined).pipe(Effect.andThen(Deferred.await(release)))
-            : Effect.void
-      })
-    )
+    const held = holdCommits()
+    const app = await startApp(memoryDirect({ fault: held.fault }))
     const inFlight = publish(app.url, [event(1), event(2)])
-    await Effect.runPromise(Deferred.await(commitStarted))
+    await held.started()
     const closing = app.close()
-    Effect.runSync(Deferred.succeed(release, undefined))
+    held.release()
     const r = await inFlight
     expect(r.status).toBe(200)
     expect(r.json()).toEqual({ accepted: 2, unique: 2, duplicates: 0 })
@@ -72,23 +76,14 @@ describe("graceful stop", () => {
   })
 
   it("closes a connection still busy after the shutdown timeout", async () => {
-    const commitStarted = Effect.runSync(Deferred.make<void>())
-    const release = Effect.runSync(Deferred.make<void>())
-    const app = await startApp(
-      memoryDirect({
-        fault: (op) =>
-          op === "commit"
-            ? Deferred.succeed(commitStarted, undefined).pipe(Effect.andThen(Deferred.await(release)))
-            : Effect.void
-      }),
-      { shutdownTimeoutMs: 100 }
-    )
+    const held = holdCommits()
+    const app = await startApp(memoryDirect({ fault: held.fault }), { shutdownTimeoutMs: 100 })
     const inFlight = publish(app.url, event(1))
-    await Effect.runPromise(Deferred.await(commitStarted))
+    await held.started()
     const closing = app.close()
     // The server gives up on the request and cuts its connection; only then may the commit (and the layers) end.
     await expect(inFlight).rejects.toThrow(/socket hang up|ECONNRESET/)
-    Effect.runSync(Deferred.succeed(release, undefined))
+    held.release()
     await closing
   })
 })

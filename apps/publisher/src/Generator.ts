@@ -56,6 +56,19 @@ export const mulberry32 = (seed: number): (() => number) => {
   }
 }
 
+/**
+ * Shuffle `items` in place (Fisher–Yates) with `random`, a [0, 1) source such as {@link mulberry32}: the same
+ * source state gives the same order. @category constructors
+ */
+export const shuffle = <A>(items: Array<A>, random: () => number): void => {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    const tmp = items[i] as A
+    items[i] = items[j] as A
+    items[j] = tmp
+  }
+}
+
 /** The key the server dedups on, as one string. @category constructors */
 export const keyOf = (event: { readonly topic: string; readonly event_id: string }) =>
   `${event.topic}\n${event.event_id}`
@@ -111,13 +124,7 @@ export const generate = (options: GeneratorOptions): Generated => {
     // A duplicate is the same event again: the same JSON goes on the wire.
     all.push(all[Math.floor(random() * unique)] as EventInput)
   }
-  // Fisher–Yates with the seeded PRNG.
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    const tmp = all[i] as EventInput
-    all[i] = all[j] as EventInput
-    all[j] = tmp
-  }
+  shuffle(all, random)
   const batches: Array<ReadonlyArray<EventInput>> = []
   for (let i = 0; i < all.length; i += batchSize) batches.push(all.slice(i, i + batchSize))
   return { batches, truth: { unique, duplicates, perTopic, byKey } }

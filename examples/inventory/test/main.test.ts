@@ -4,6 +4,7 @@
 // and is then stopped with SIGTERM (exit 0). Every SKU's stock must equal the exact sum of the deltas of its unique
 // events (the first version of each key), each recorded once.
 import { readFileSync } from "node:fs"
+import { mulberry32, shuffle } from "@agg/publisher"
 import { RedisEventLog } from "@agg/storage"
 import { entries, type Proc, spawnNode, tail } from "@agg/testing/Processes"
 import {
@@ -29,18 +30,6 @@ interface StockEvent {
   readonly payload: { readonly sku: string; readonly delta: number }
 }
 
-// mulberry32: a small seeded generator, so a failure can be replayed.
-const random = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /**
  * `unique` stock events over `skus` SKUs, shuffled with `duplicates` exact repeats (anywhere: same content) and
  * `conflicts` resends of a key with another delta, each placed after its original (so the original is the stored
@@ -53,7 +42,8 @@ const makeWorkload = (options: {
   skus: number
   seed: number
 }) => {
-  const rand = random(options.seed)
+  // Seeded, so a failure can be replayed.
+  const rand = mulberry32(options.seed)
   const pick = (n: number) => Math.floor(rand() * n)
   const originals: Array<StockEvent> = Array.from({ length: options.unique }, (_, i) => ({
     topic: "stock",
@@ -64,10 +54,7 @@ const makeWorkload = (options: {
   }))
   const events: Array<StockEvent> = [...originals]
   for (let d = 0; d < options.duplicates; d++) events.push(originals[pick(originals.length)]!)
-  for (let i = events.length - 1; i > 0; i--) {
-    const j = pick(i + 1)
-    ;[events[i], events[j]] = [events[j]!, events[i]!]
-  }
+  shuffle(events, rand)
   for (let c = 0; c < options.conflicts; c++) {
     const original = originals[pick(originals.length)]!
     const at = events.indexOf(original) + 1 + pick(events.length - events.indexOf(original))

@@ -139,6 +139,17 @@ export interface DeadLetterOutcome {
 }
 
 /**
+ * What `EventLog.reclaim` takes over: up to `count` entries idle for `minIdle` of dead consumers and, with `own`,
+ * the caller's own entries idle for `own.minIdle` whose `refKey` is not in `own.held`.
+ * @category models
+ */
+export interface ReclaimOptions {
+  readonly minIdle: Duration.Duration
+  readonly count: number
+  readonly own?: { readonly minIdle: Duration.Duration; readonly held: ReadonlySet<string> }
+}
+
+/**
  * A broker failure. `retryable`: the connection was lost or the broker is busy; the operation may be repeated.
  * @category errors
  */
@@ -185,11 +196,7 @@ export class EventLog extends Context.Service<
      */
     readonly reclaim: (
       consumer: string,
-      options: {
-        readonly minIdle: Duration.Duration
-        readonly count: number
-        readonly own?: { readonly minIdle: Duration.Duration; readonly held: ReadonlySet<string> }
-      }
+      options: ReclaimOptions
     ) => Effect.Effect<ReadonlyArray<LogEntry>, EventLogError>
     /**
      * Move an entry to the dead-letter store with the reason and its delivery count, and acknowledge it, in one

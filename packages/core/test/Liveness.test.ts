@@ -3,8 +3,9 @@
 // after the log was unreachable nothing is reclaimed during the grace; dead consumers with nothing pending leave
 // the group.
 import type { Event } from "@agg/schema"
+import { gateCommits } from "@agg/testing/Gates"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Fiber, Layer } from "effect"
+import { Duration, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as Consumer from "../src/Consumer.ts"
 import { EventLog, EventLogError } from "../src/EventLog.ts"
@@ -81,29 +82,20 @@ describe("Consumer liveness", () => {
   it.effect("a live but slow consumer keeps its entries, however long its commit takes", () =>
     Effect.gen(function* () {
       const s = yield* setup()
-      const started = yield* Deferred.make<void>()
-      const gate = yield* Deferred.make<void>()
       // w1's store hangs in its commit until the gate opens (a slow transaction); w2's is the plain store.
-      const slow = EventStore.of({
-        ...s.store,
-        commit: (batch) =>
-          Deferred.succeed(started, undefined).pipe(
-            Effect.andThen(Deferred.await(gate)),
-            Effect.andThen(s.store.commit(batch))
-          )
-      })
+      const { store: slow, started, open } = yield* gateCommits(s.store)
       yield* s.log.append(events(3))
       const w1 = yield* Effect.forkChild(
         Consumer.run({ ...live, consumer: "w1" }).pipe(
           Effect.provide(Layer.mergeAll(Layer.succeed(EventLog, s.log), Layer.succeed(EventStore, slow)))
         )
       )
-      yield* Deferred.await(started)
+      yield* started
       const w2 = yield* Effect.forkChild(Consumer.run({ ...live, consumer: "w2" }).pipe(Effect.provide(s.layer)))
       for (let i = 0; i < 120; i++) yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* s.pendingOf("w1"), 3, "two minutes later the entries are still w1's")
       assert.strictEqual((yield* s.store.stats).unique, 0)
-      yield* Deferred.succeed(gate, undefined)
+      yield* open
       yield* stepUntil(
         Effect.map(s.stats, (st) => st.pending === 0),
         5_000

@@ -4,37 +4,20 @@
 // alone and a retryable one is retried until it passes.
 import { Consumer, EventLog, EventStore } from "@agg/core"
 import { MemoryEventLog } from "@agg/core/memory"
-import type { Event } from "@agg/schema"
-import { eventStoreSuite, makeEvent } from "@agg/testing/EventStoreSuite"
+import { eventStoreSuite } from "@agg/testing/EventStoreSuite"
 import { checkPostgres, createTestDatabase, describeWithServices, TestDatabase } from "@agg/testing/TestServices"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, type Scope } from "effect"
-import { type Kysely, sql } from "kysely"
+import { sql } from "kysely"
 import { makePgliteKysely } from "../src/pglite.ts"
 import * as Inbox from "../src/postgres/Inbox.ts"
+import { createStock, type Db, type ServiceDb, stockEvent } from "./utils/Stock.ts"
 
 const postgres = await checkPostgres()
 
-// The service's own tables.
-interface ServiceDb {
-  stock: { sku: string; quantity: number }
-}
-type Db = Kysely<Inbox.InboxDatabase<ServiceDb>>
-
 const SCHEMA = "inbox_ours"
 
-const setup = async (db: Db) => {
-  await db.schema
-    .withSchema("public")
-    .createTable("stock")
-    .ifNotExists()
-    .addColumn("sku", "text", (c) => c.primaryKey())
-    .addColumn("quantity", "integer", (c) => c.notNull())
-    .execute()
-}
-
-const stockEvent = (id: string, sku: string | null, delta: number, extra: Record<string, unknown> = {}): Event =>
-  makeEvent("stock", id, { sku, delta, ...extra })
+const setup = createStock
 
 /** What the handler saw, and a switch for its next failure. */
 const makeService = () => {

@@ -1,9 +1,3 @@
-// `Inbox.run` on real Redis and PostgreSQL: it reads @agg's stream with a consumer group of its own, beside the
-// workers' group (which still sees every entry), applies each unique event once, dead-letters a poison entry into
-// its own dead letters (the workers' counters do not move), and stops gracefully with nothing left pending. Plus
-// the key layout that keeps the groups apart.
-import type { Event } from "@agg/schema"
-import { makeEvent } from "@agg/testing/EventStoreSuite"
 import {
   checkPostgres,
   checkRedis,
@@ -18,18 +12,12 @@ import { sql } from "kysely"
 import * as Inbox from "../src/postgres/Inbox.ts"
 import * as RedisEventLog from "../src/redis/RedisEventLog.ts"
 import * as StreamKeys from "../src/redis/StreamKeys.ts"
+import { createStock, type ServiceDb, stockEvent } from "./utils/Stock.ts"
 
 const services = [await checkPostgres(), await checkRedis()]
 
-interface ServiceDb {
-  stock: { sku: string; quantity: number }
-}
-
 let streams = 0
 const freshStreamKey = (prefix: string) => `${prefix}:s${streams++}`
-
-const stockEvent = (id: string, sku: string, delta: number, extra: Record<string, unknown> = {}): Event =>
-  makeEvent("stock", id, { sku, delta, ...extra })
 
 it("a group other than the workers' has its own dead letters and consumer marks; the workers' keys are unchanged", () => {
   const workers = StreamKeys.make("agg:events")
@@ -77,15 +65,7 @@ describeWithServices("Inbox.run", services, () => {
             group: "inventory",
             consumer: "inventory-1",
             consumerOptions: { block: "200 millis", retryBase: "1 millis", retryCap: "10 millis" },
-            setup: async (db) => {
-              await db.schema
-                .withSchema("public")
-                .createTable("stock")
-                .ifNotExists()
-                .addColumn("sku", "text", (c) => c.primaryKey())
-                .addColumn("quantity", "integer", (c) => c.notNull())
-                .execute()
-            },
+            setup: createStock,
             handler: async (events, trx) => {
               for (const { event } of events) {
                 if (event.payload["poison"] === true)

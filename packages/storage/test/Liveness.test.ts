@@ -5,10 +5,11 @@
 import { Consumer, EventLog, EventStore } from "@agg/core"
 import { MemoryEventStore } from "@agg/core/memory"
 import type { Event } from "@agg/schema"
+import { gateCommits } from "@agg/testing/Gates"
 import { usePrivateRedis } from "@agg/testing/PrivateRedis"
 import { checkRedis, describeWithServices, useRedisPrefix } from "@agg/testing/TestServices"
 import { assert, it } from "@effect/vitest"
-import { Clock, Deferred, Duration, Effect, Fiber, Layer, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import { createClient } from "redis"
 import * as Liveness from "../src/redis/Liveness.ts"
 import * as RedisEventLog from "../src/redis/RedisEventLog.ts"
@@ -121,16 +122,7 @@ describeWithServices("Consumer liveness on Redis", [redis], () => {
   it.live("a slow but live consumer keeps its entries; nobody else commits them", () =>
     Effect.gen(function* () {
       const s = yield* setup(prefix.url, freshKey())
-      const started = yield* Deferred.make<void>()
-      const gate = yield* Deferred.make<void>()
-      const slow = EventStore.EventStore.of({
-        ...s.store,
-        commit: (batch) =>
-          Deferred.succeed(started, undefined).pipe(
-            Effect.andThen(Deferred.await(gate)),
-            Effect.andThen(s.store.commit(batch))
-          )
-      })
+      const { store: slow, started, open } = yield* gateCommits(s.store)
       yield* s.log.append(events(3))
       const w1 = yield* Effect.forkChild(
         Consumer.run({ ...live, consumer: "w1" }).pipe(
@@ -139,14 +131,14 @@ describeWithServices("Consumer liveness on Redis", [redis], () => {
           )
         )
       )
-      yield* Deferred.await(started)
+      yield* started
       const w2 = yield* Consumer.make({ ...live, consumer: "w2", reclaimGrace: 0 }).pipe(Effect.provide(s.layer))
       const running = yield* Effect.forkChild(w2.run)
       // Long past mark ttl + reclaim idle + interval (3 + 3 + 1 s): a dead consumer's entries would have moved.
       yield* Effect.sleep("8 seconds")
       assert.strictEqual(yield* s.pendingOf("w1"), 3, "still w1's")
       assert.strictEqual((yield* w2.metrics).reclaimed, 0)
-      yield* Deferred.succeed(gate, undefined)
+      yield* open
       yield* waitUntil(
         "w1 committed and acked",
         Effect.map(s.log.stats, (st) => st.pending === 0),

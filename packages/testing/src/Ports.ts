@@ -26,3 +26,23 @@ export const freePort = (): Promise<number> =>
       server.close(() => resolve(address.port))
     })
   })
+
+/**
+ * Run `start` on a free port, again on a fresh one when it failed because the port was taken meanwhile
+ * (`bindFailed`), at most `attempts` times in all; rejects with the last failure.
+ *
+ * @returns the port `start` succeeded on and what it resolved with.
+ */
+export const onFreePort = async <A>(
+  start: (port: number) => Promise<A>,
+  options: { readonly attempts: number; readonly bindFailed: (cause: unknown) => boolean }
+): Promise<{ readonly port: number; readonly value: A }> => {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    try {
+      return { port, value: await start(port) }
+    } catch (cause) {
+      if (!options.bindFailed(cause) || attempt >= options.attempts) throw cause
+    }
+  }
+}

@@ -17,12 +17,11 @@
  * keep their defaults, so what survives a crash here is what would survive it in production.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { chownSync, existsSync, readdirSync, readFileSync } from "node:fs"
 import { appendFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll } from "vitest"
-import { freePort } from "./Ports.ts"
+import { scratchDir, useForFile } from "./Lifecycle.ts"
+import { onFreePort } from "./Ports.ts"
 
 /** Where Debian/Ubuntu install the server binaries, one folder per major version. */
 const POSTGRES_ROOT = "/usr/lib/postgresql"
@@ -142,18 +141,10 @@ export const startPrivatePostgres = async (options: PrivatePostgresOptions = {})
   const { binDir, version } =
     options.binDir === undefined ? postgresBinaries() : { binDir: options.binDir, version: "custom" }
   const user = serverUser()
-  const dir = mkdtempSync(join(tmpdir(), "agg-pg-"))
-  const dataDir = join(dir, "data")
-  const logFile = join(dir, "log")
-  const conf = join(dataDir, "postgresql.conf")
-  const as = { user, home: dir }
-  const pgCtl = (...args: ReadonlyArray<string>) => run(join(binDir, "pg_ctl"), ["-D", dataDir, ...args], as)
   let running = false
-  let removed = false
-
   // The safety net for a process that ends without teardown (a crashed test runner): SIGQUIT is PostgreSQL's
   // immediate shutdown, and it must be synchronous here.
-  const onExit = () => {
+  const scratch = scratchDir("agg-pg-", () => {
     const pid = postmasterPid(dataDir)
     if (running && pid !== undefined) {
       try {
@@ -162,16 +153,13 @@ export const startPrivatePostgres = async (options: PrivatePostgresOptions = {})
         // already gone
       }
     }
-    rmSync(dir, { recursive: true, force: true })
-  }
-  process.once("exit", onExit)
-
-  const remove = () => {
-    if (removed) return
-    removed = true
-    process.removeListener("exit", onExit)
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
+  const dir = scratch.path
+  const dataDir = join(dir, "data")
+  const logFile = join(dir, "log")
+  const conf = join(dataDir, "postgresql.conf")
+  const as = { user, home: dir }
+  const pgCtl = (...args: ReadonlyArray<string>) => run(join(binDir, "pg_ctl"), ["-D", dataDir, ...args], as)
 
   const failWith = (what: string, cause: unknown): never => {
     throw new Error(
@@ -203,24 +191,21 @@ export const startPrivatePostgres = async (options: PrivatePostgresOptions = {})
         .join("\n")}\n`
     )
     // A port free a moment ago can be taken before the server binds it: try a few.
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort()
-      // Later lines of postgresql.conf win, so each attempt just appends its port.
-      await appendFile(conf, `port = ${port}\n`)
-      try {
+    const started = await onFreePort(
+      async (free) => {
+        // Later lines of postgresql.conf win, so each attempt just appends its port.
+        await appendFile(conf, `port = ${free}\n`)
         await pgCtl("-l", logFile, "-w", "-t", String(START_TIMEOUT_SECONDS), "start")
-        break
-      } catch (cause) {
-        const bindFailed = /could not bind|already in use/i.test(tailOf(logFile, 20))
-        if (!bindFailed || attempt >= PORT_ATTEMPTS) throw cause
-      }
-    }
+      },
+      { attempts: PORT_ATTEMPTS, bindFailed: () => /could not bind|already in use/i.test(tailOf(logFile, 20)) }
+    )
+    port = started.port
     running = true
   } catch (cause) {
     const pid = postmasterPid(dataDir)
     if (pid !== undefined) await pgCtl("-m", "immediate", "stop").catch(() => undefined)
     const log = tailOf(logFile, 30)
-    remove()
+    scratch.remove()
     throw new Error(
       `could not start a private PostgreSQL ${version} (${binDir}): ${cause instanceof Error ? cause.message : String(cause)}\n--- server log ---\n${log}`,
       { cause }
@@ -259,7 +244,7 @@ export const startPrivatePostgres = async (options: PrivatePostgresOptions = {})
     crash: () => stopWith("immediate"),
     log: (lines = 40) => tailOf(logFile, lines),
     teardown: async () => {
-      if (removed) return
+      if (scratch.removed()) return
       if (running || postmasterPid(dataDir) !== undefined) {
         await pgCtl("-m", "immediate", "-w", "stop").catch(() => {
           const pid = postmasterPid(dataDir)
@@ -271,7 +256,7 @@ export const startPrivatePostgres = async (options: PrivatePostgresOptions = {})
         })
         running = false
       }
-      remove()
+      scratch.remove()
     }
   }
 }
@@ -280,16 +265,10 @@ export const startPrivatePostgres = async (options: PrivatePostgresOptions = {})
  * Plain vitest: start the file's private server in `beforeAll`, tear it down in `afterAll` (also when tests
  * failed). Read `server()` inside tests or later hooks (it throws before `beforeAll` ran).
  */
-export const usePrivatePostgres = (options: PrivatePostgresOptions = {}): (() => PrivatePostgres) => {
-  let server: PrivatePostgres | undefined
-  beforeAll(async () => {
-    server = await startPrivatePostgres(options)
-  })
-  afterAll(async () => {
-    await server?.teardown()
-  })
-  return () => {
-    if (server === undefined) throw new Error("usePrivatePostgres: the server exists only once beforeAll has run")
-    return server
-  }
-}
+export const usePrivatePostgres = (options: PrivatePostgresOptions = {}): (() => PrivatePostgres) =>
+  useForFile(
+    "usePrivatePostgres",
+    "the server",
+    () => startPrivatePostgres(options),
+    (server) => server.teardown()
+  )

@@ -13,12 +13,9 @@
  * password or a memory limit.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { createClient } from "redis"
-import { afterAll, beforeAll } from "vitest"
-import { freePort } from "./Ports.ts"
+import { scratchDir, useForFile } from "./Lifecycle.ts"
+import { onFreePort } from "./Ports.ts"
 
 const READY_TIMEOUT_MS = 30_000
 const SHUTDOWN_TIMEOUT_MS = 30_000
@@ -109,21 +106,11 @@ const spawnServer = (command: string, args: ReadonlyArray<string>, dir: string):
  */
 export const startPrivateRedis = async (options: PrivateRedisOptions = {}): Promise<PrivateRedis> => {
   const command = options.command ?? "redis-server"
-  const dir = mkdtempSync(join(tmpdir(), "agg-redis-"))
   let current: Running | undefined
-  let removed = false
-
-  const onExit = () => {
+  const scratch = scratchDir("agg-redis-", () => {
     if (current?.alive) current.child.kill("SIGKILL")
-    rmSync(dir, { recursive: true, force: true })
-  }
-  process.once("exit", onExit)
-  const remove = () => {
-    if (removed) return
-    removed = true
-    process.removeListener("exit", onExit)
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
+  const dir = scratch.path
 
   const argsFor = (port: number) => [
     "--port",
@@ -148,18 +135,14 @@ export const startPrivateRedis = async (options: PrivateRedisOptions = {}): Prom
   let port = 0
   try {
     // A port free a moment ago can be taken before the server binds it: try a few.
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort()
-      try {
-        current = await spawnServer(command, argsFor(port), dir)
-        break
-      } catch (cause) {
-        const bindFailed = cause instanceof Error && /address already in use/i.test(cause.message)
-        if (!bindFailed || attempt >= PORT_ATTEMPTS) throw cause
-      }
-    }
+    const started = await onFreePort((free) => spawnServer(command, argsFor(free), dir), {
+      attempts: PORT_ATTEMPTS,
+      bindFailed: (cause) => cause instanceof Error && /address already in use/i.test(cause.message)
+    })
+    port = started.port
+    current = started.value
   } catch (cause) {
-    remove()
+    scratch.remove()
     throw new Error(`could not start a private Redis: ${cause instanceof Error ? cause.message : String(cause)}`, {
       cause
     })
@@ -217,12 +200,12 @@ export const startPrivateRedis = async (options: PrivateRedisOptions = {}): Prom
     },
     output: () => current?.output ?? "",
     teardown: async () => {
-      if (removed) return
+      if (scratch.removed()) return
       if (current?.alive) {
         current.child.kill("SIGKILL")
         await current.exited
       }
-      remove()
+      scratch.remove()
     }
   }
 }
@@ -231,16 +214,10 @@ export const startPrivateRedis = async (options: PrivateRedisOptions = {}): Prom
  * Plain vitest: start the file's private server in `beforeAll`, tear it down in `afterAll` (also when tests
  * failed). Read `server()` inside tests or later hooks (it throws before `beforeAll` ran).
  */
-export const usePrivateRedis = (options: PrivateRedisOptions = {}): (() => PrivateRedis) => {
-  let server: PrivateRedis | undefined
-  beforeAll(async () => {
-    server = await startPrivateRedis(options)
-  })
-  afterAll(async () => {
-    await server?.teardown()
-  })
-  return () => {
-    if (server === undefined) throw new Error("usePrivateRedis: the server exists only once beforeAll has run")
-    return server
-  }
-}
+export const usePrivateRedis = (options: PrivateRedisOptions = {}): (() => PrivateRedis) =>
+  useForFile(
+    "usePrivateRedis",
+    "the server",
+    () => startPrivateRedis(options),
+    (server) => server.teardown()
+  )

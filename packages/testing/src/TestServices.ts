@@ -20,7 +20,8 @@ import { randomBytes } from "node:crypto"
 import { Context, Effect, Layer, type Scope } from "effect"
 import pg from "pg"
 import { createClient } from "redis"
-import { afterAll, beforeAll, describe, it } from "vitest"
+import { afterAll, describe, it } from "vitest"
+import { useForFile } from "./Lifecycle.ts"
 
 /** The PostgreSQL server URL tests connect to; its database is only used to issue CREATE/DROP DATABASE. */
 export const postgresUrl = (): string => process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -180,19 +181,13 @@ export const createTestDatabase = async (options: TestDatabaseOptions = {}): Pro
  * Plain vitest: create the file's database in `beforeAll`, drop it in `afterAll`. Read `handle()` inside tests
  * or later hooks (it throws before `beforeAll` ran).
  */
-export const useTestDatabase = (options: TestDatabaseOptions = {}): (() => TestDatabaseHandle) => {
-  let db: TestDatabaseHandle | undefined
-  beforeAll(async () => {
-    db = await createTestDatabase(options)
-  })
-  afterAll(async () => {
-    await db?.drop()
-  })
-  return () => {
-    if (db === undefined) throw new Error("useTestDatabase: the database exists only once beforeAll has run")
-    return db
-  }
-}
+export const useTestDatabase = (options: TestDatabaseOptions = {}): (() => TestDatabaseHandle) =>
+  useForFile(
+    "useTestDatabase",
+    "the database",
+    () => createTestDatabase(options),
+    (db) => db.drop()
+  )
 
 /** Effect service: the test file's isolated database. @category services */
 export class TestDatabase extends Context.Service<TestDatabase, { readonly name: string; readonly url: string }>()(

@@ -29,13 +29,14 @@ import { parseJson, requireJson } from "../Body.ts"
 import {
   DeadLetterNotFound,
   fromDependency,
+  type HttpError,
   InvalidBody,
   InvalidQuery,
   MalformedBody,
   NoDeadLetterStream
 } from "../HttpErrors.ts"
 import type { MetricsRegistry } from "../Metrics.ts"
-import { json, type Route } from "../Route.ts"
+import { json, type Reply, type Route } from "../Route.ts"
 
 /** Enough for the largest selection (1000 ids of up to 41 characters, quoted, with commas). */
 const MAX_SELECTION_BYTES = 64 * 1024
@@ -71,6 +72,24 @@ const selection = (body: Buffer) => {
       )
 }
 
+// An admin POST that takes a selection body (checked first) and acts on the log (404 in embedded mode).
+const selectionRoute = (
+  path: string,
+  act: (log: EventLog.EventLog["Service"], ids: ReadonlyArray<string> | "all") => Effect.Effect<Reply, HttpError>
+): Route<never> => ({
+  method: "POST",
+  path,
+  auth: true,
+  admin: true,
+  body: { maxBytes: MAX_SELECTION_BYTES, precheck: requireJson },
+  handler: ({ body }) =>
+    Effect.gen(function* () {
+      const ids = yield* selection(body)
+      const log = yield* requireLog
+      return yield* act(log, ids)
+    })
+})
+
 /** @category constructors */
 export const routes = (metrics: MetricsRegistry): ReadonlyArray<Route<never>> => [
   {
@@ -91,42 +110,26 @@ export const routes = (metrics: MetricsRegistry): ReadonlyArray<Route<never>> =>
         } satisfies DeadLettersPage)
       })
   },
-  {
-    method: "POST",
-    path: "/dead-letters/redrive",
-    auth: true,
-    admin: true,
-    body: { maxBytes: MAX_SELECTION_BYTES, precheck: requireJson },
-    handler: ({ body }) =>
-      Effect.gen(function* () {
-        const ids = yield* selection(body)
-        const log = yield* requireLog
-        const outcome = yield* log.redrive(ids).pipe(Effect.mapError(fromDependency))
-        metrics.recordRedriven(outcome.count)
-        yield* Effect.logInfo("dead letters redriven", { redriven: outcome.count, skipped: outcome.skipped.length })
-        return json(200, {
-          redriven: outcome.count,
-          missing: outcome.missing,
-          skipped: outcome.skipped
-        } satisfies RedriveReply)
-      })
-  },
-  {
-    method: "POST",
-    path: "/dead-letters/discard",
-    auth: true,
-    admin: true,
-    body: { maxBytes: MAX_SELECTION_BYTES, precheck: requireJson },
-    handler: ({ body }) =>
-      Effect.gen(function* () {
-        const ids = yield* selection(body)
-        const log = yield* requireLog
-        const outcome = yield* log.discard(ids).pipe(Effect.mapError(fromDependency))
-        metrics.recordDiscarded(outcome.count)
-        yield* Effect.logInfo("dead letters discarded", { discarded: outcome.count })
-        return json(200, { discarded: outcome.count, missing: outcome.missing } satisfies DiscardReply)
-      })
-  },
+  selectionRoute("/dead-letters/redrive", (log, ids) =>
+    Effect.gen(function* () {
+      const outcome = yield* log.redrive(ids).pipe(Effect.mapError(fromDependency))
+      metrics.recordRedriven(outcome.count)
+      yield* Effect.logInfo("dead letters redriven", { redriven: outcome.count, skipped: outcome.skipped.length })
+      return json(200, {
+        redriven: outcome.count,
+        missing: outcome.missing,
+        skipped: outcome.skipped
+      } satisfies RedriveReply)
+    })
+  ),
+  selectionRoute("/dead-letters/discard", (log, ids) =>
+    Effect.gen(function* () {
+      const outcome = yield* log.discard(ids).pipe(Effect.mapError(fromDependency))
+      metrics.recordDiscarded(outcome.count)
+      yield* Effect.logInfo("dead letters discarded", { discarded: outcome.count })
+      return json(200, { discarded: outcome.count, missing: outcome.missing } satisfies DiscardReply)
+    })
+  ),
   {
     method: "DELETE",
     path: "/dead-letters/:id",

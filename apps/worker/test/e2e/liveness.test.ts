@@ -9,10 +9,10 @@ import { assert, it } from "@effect/vitest"
 import { Clock, Effect, Fiber } from "effect"
 import { makeWorkload } from "../utils/Events.ts"
 import { waitFor } from "../utils/Http.ts"
-import { getStats, publishAll } from "../utils/Publish.ts"
+import { publishAll } from "../utils/Publish.ts"
 import { withServices } from "../utils/Services.ts"
 import { startStack } from "../utils/Stack.ts"
-import { consumerIdle, lockTopics, pendingByConsumer, verifyDrained } from "../utils/Verify.ts"
+import { consumerIdle, killWorkerHoldingBatch, pendingByConsumer, progressed, verifyDrained } from "../utils/Verify.ts"
 
 const services = [await checkPostgres(), await checkRedis()]
 
@@ -32,27 +32,11 @@ describeWithServices("e2e: consumer liveness", services, () => {
         const publishing = yield* Effect.forkChild(
           publishAll(stack.apiUrl, workload.events, { batch: 100, concurrency: 4 })
         )
-        yield* waitFor("batches flowing", getStats(stack.apiUrl), (s) => s.unique_processed >= 1_000, {
-          timeoutMs: 60_000,
-          intervalMs: 20,
-          context: stack.describe
-        })
-        const [victim] = stack.workers()
-        if (victim === undefined) return assert.fail("no worker started")
+        yield* progressed(stack, 1_000)
         const { killedAt, orphaned } = yield* Effect.scoped(
           Effect.gen(function* () {
-            // Topic rows locked: w1 cannot finish the batch it holds between the check and the kill.
-            assert.isAbove(yield* lockTopics(stack.databaseUrl), 0)
-            yield* waitFor(
-              "w1 to hold unacknowledged entries",
-              pendingByConsumer(stack.redisUrl, stack.streamKey),
-              (p) => (p.get("w1") ?? 0) > 0,
-              { timeoutMs: 30_000, intervalMs: 5 }
-            )
-            yield* victim.kill("SIGKILL")
-            assert.strictEqual((yield* victim.exit).signal, "SIGKILL")
-            const killedAt = yield* Clock.currentTimeMillis
-            const orphaned = (yield* pendingByConsumer(stack.redisUrl, stack.streamKey)).get("w1") ?? 0
+            // Topic rows stay locked until this scope closes.
+            const killed = yield* killWorkerHoldingBatch(stack)
             // The claim moves the entries even while the others' commits wait on the locked rows.
             yield* waitFor(
               "w1's entries taken over",
@@ -60,7 +44,7 @@ describeWithServices("e2e: consumer liveness", services, () => {
               (p) => (p.get("w1") ?? 0) === 0,
               { timeoutMs: 20_000, intervalMs: 50, context: stack.describe }
             )
-            return { killedAt, orphaned }
+            return killed
           })
         )
         const movedAfter = (yield* Clock.currentTimeMillis) - killedAt

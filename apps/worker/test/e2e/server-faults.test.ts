@@ -10,10 +10,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
 import { makeWorkload, type WireEvent, type Workload } from "../utils/Events.ts"
 import { HttpFailure, waitFor } from "../utils/Http.ts"
-import { getStats, type PublishSummary, publishAll, type Stats } from "../utils/Publish.ts"
+import { type PublishSummary, publishAll, type Stats } from "../utils/Publish.ts"
 import { type PrivateServers, withPrivateServers } from "../utils/Services.ts"
 import { type Stack, startStack } from "../utils/Stack.ts"
-import { consumerIdle, pendingByConsumer, verifyStats, verifyStore, waitDrained } from "../utils/Verify.ts"
+import { consumerIdle, pendingByConsumer, progressed, verifyStats, verifyStore, waitDrained } from "../utils/Verify.ts"
 
 const TOTAL = 3_000
 const BATCH = 25
@@ -127,14 +127,6 @@ const verifyAll = (stack: Stack, workload: Workload, published: PublishSummary, 
     for (const w of stack.workers())
       assert.isTrue(Option.isNone(w.status()), `${w.name} stayed up:\n${stack.describe()}`)
     assert.isTrue(Option.isNone(stack.api().status()), "the api stayed up")
-  })
-
-/** Wait until the workers have stored at least `unique` events (batches are flowing). */
-const progressed = (stack: Stack, unique: number) =>
-  waitFor(`at least ${unique} events stored`, getStats(stack.apiUrl), (s) => s.unique_processed >= unique, {
-    timeoutMs: 60_000,
-    intervalMs: 20,
-    context: stack.describe
   })
 
 /**

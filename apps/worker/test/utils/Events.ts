@@ -5,6 +5,7 @@
  *
  * Deliberately does not send anything: the publisher library does that.
  */
+import { mulberry32, shuffle } from "@agg/publisher"
 
 /** An event as sent on the wire. */
 export interface WireEvent {
@@ -23,18 +24,6 @@ export interface Workload {
   readonly expected: ReadonlyMap<string, ReadonlySet<string>>
 }
 
-// mulberry32: small, seedable, good enough to shuffle test data reproducibly.
-const random = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /**
  * `total` events over `topics` topics named `<prefix>-t<i>`, of which `round(total * duplicateRatio)` repeat an
  * earlier unique event byte for byte. Ids carry `prefix` so workloads of one test file never collide.
@@ -47,7 +36,7 @@ export const makeWorkload = (options: {
   readonly seed: number
 }): Workload => {
   const { prefix, total, topics } = options
-  const rand = random(options.seed)
+  const rand = mulberry32(options.seed)
   const duplicates = Math.round(total * options.duplicateRatio)
   const unique = total - duplicates
   const originals: Array<WireEvent> = Array.from({ length: unique }, (_, i) => ({
@@ -59,13 +48,8 @@ export const makeWorkload = (options: {
   }))
   const events = [...originals]
   for (let d = 0; d < duplicates; d++) events.push(originals[Math.floor(rand() * unique)] as WireEvent)
-  // Fisher-Yates: a duplicate may arrive before its "original"; either copy may be the one stored first.
-  for (let i = events.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1))
-    const tmp = events[i] as WireEvent
-    events[i] = events[j] as WireEvent
-    events[j] = tmp
-  }
+  // A duplicate may arrive before its "original"; either copy may be the one stored first.
+  shuffle(events, rand)
   const expected = new Map<string, Set<string>>()
   for (const event of originals) {
     const ids = expected.get(event.topic) ?? new Set<string>()

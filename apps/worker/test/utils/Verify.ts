@@ -6,7 +6,8 @@
  * Deliberately does not wait: call it at a quiet point (see `waitDrained`).
  */
 import { StreamKeys } from "@agg/storage"
-import { Data, Effect, type Scope } from "effect"
+import { assert } from "@effect/vitest"
+import { Clock, Data, Effect, type Scope } from "effect"
 import pg from "pg"
 import { createClient } from "redis"
 import type { Workload } from "./Events.ts"
@@ -208,3 +209,34 @@ export const lockTopics = (url: string): Effect.Effect<number, InvariantViolated
     }),
     ({ client }) => Effect.promise(() => client.query("rollback").finally(() => client.end()))
   ).pipe(Effect.map(({ locked }) => locked))
+
+/**
+ * With the topic rows locked (until the caller's scope closes, so the worker cannot finish the batch it holds
+ * between the check and the kill), wait until the first worker (w1) holds unacknowledged entries, then SIGKILL it.
+ * Returns when it was killed and how many entries it left pending.
+ */
+export const killWorkerHoldingBatch = (stack: Stack) =>
+  Effect.gen(function* () {
+    const [victim] = stack.workers()
+    if (victim === undefined) return assert.fail("no worker started")
+    assert.isAbove(yield* lockTopics(stack.databaseUrl), 0, "topic rows exist once events are stored")
+    yield* waitFor(
+      "w1 to hold unacknowledged entries",
+      pendingByConsumer(stack.redisUrl, stack.streamKey),
+      (p) => (p.get("w1") ?? 0) > 0,
+      { timeoutMs: 30_000, intervalMs: 5 }
+    )
+    yield* victim.kill("SIGKILL")
+    assert.strictEqual((yield* victim.exit).signal, "SIGKILL")
+    const killedAt = yield* Clock.currentTimeMillis
+    const orphaned = (yield* pendingByConsumer(stack.redisUrl, stack.streamKey)).get("w1") ?? 0
+    return { killedAt, orphaned }
+  })
+
+/** Wait until the workers have stored at least `unique` events (so batches are flowing). */
+export const progressed = (stack: Stack, unique: number) =>
+  waitFor(`at least ${unique} events stored`, getStats(stack.apiUrl), (s) => s.unique_processed >= unique, {
+    timeoutMs: 60_000,
+    intervalMs: 20,
+    context: stack.describe
+  })

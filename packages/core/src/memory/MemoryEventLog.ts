@@ -21,6 +21,7 @@ import {
   type EventLogError,
   isBelow,
   type LogEntry,
+  type ReclaimOptions,
   refKey
 } from "../EventLog.ts"
 
@@ -172,14 +173,7 @@ export const make = (options: Options = {}): Effect.Effect<MemoryEventLog> =>
         aliveUntil.set(consumer, (yield* Clock.currentTimeMillis) + Duration.toMillis(ttl))
       })
 
-    const reclaim = (
-      consumer: string,
-      opts: {
-        readonly minIdle: Duration.Duration
-        readonly count: number
-        readonly own?: { readonly minIdle: Duration.Duration; readonly held: ReadonlySet<string> }
-      }
-    ) =>
+    const reclaim = (consumer: string, opts: ReclaimOptions) =>
       Effect.gen(function* () {
         yield* fault("reclaim")
         const now = yield* Clock.currentTimeMillis

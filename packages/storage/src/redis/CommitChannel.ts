@@ -12,7 +12,7 @@
 import { CommitSignal, type EventLog, Tail } from "@agg/core"
 import { Effect, Exit, Layer, Redacted, Schedule, Scope } from "effect"
 import { toEventLogError } from "./RedisError.ts"
-import { connectClient, createLogClient } from "./RedisEventLog.ts"
+import { type Client, connectClient, createLogClient } from "./RedisEventLog.ts"
 import * as StreamKeys from "./StreamKeys.ts"
 
 /** Most topics listed in one message; more are announced as `"*"`. @category models */
@@ -42,21 +42,62 @@ export const decode = (message: string): ReadonlyArray<string> | "all" | undefin
 const urlOf = (config: Config) => (Redacted.isRedacted(config.url) ? Redacted.value(config.url) : config.url)
 
 /**
- * A `CommitSignal` that publishes each commit's topics on the channel, without waiting for the answer. Its own
- * connection (released with the layer).
+ * A connection made in the background, for the layer's lifetime: tried at once and every 2 s until it succeeds
+ * (each failure logged), then `ready` runs on it; closed with the layer. Never fails or delays the start: while
+ * Redis cannot be reached, the tails' slow check serves.
+ */
+const connectInBackground = (
+  config: Config,
+  name: string,
+  what: string,
+  ready: (client: Client) => Effect.Effect<void, EventLog.EventLogError>
+) =>
+  Effect.gen(function* () {
+    const outer = yield* Effect.scope
+    // One attempt in a scope of its own: closed at once when it fails, with the layer once it succeeded.
+    const attempt = Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      yield* Effect.gen(function* () {
+        const client = yield* connectClient(() => createLogClient(urlOf(config), name), "destroy")
+        yield* ready(client)
+      }).pipe(
+        Scope.provide(scope),
+        Effect.onError(() => Scope.close(scope, Exit.void)),
+        Effect.tap(() => Scope.addFinalizer(outer, Scope.close(scope, Exit.void)))
+      )
+    })
+    yield* Effect.forkScoped(
+      attempt.pipe(
+        Effect.tapError((error) =>
+          Effect.logWarning(`commit notifications: cannot ${what}, retrying: ${error.message}`)
+        ),
+        Effect.retry(Schedule.spaced("2 seconds"))
+      )
+    )
+  })
+
+/**
+ * Publish the topics of each commit that stored new events on the deployment's commit channel. Its own connection,
+ * made in the background (see `connectInBackground`); until it is up, and whenever Redis refuses, a notification
+ * is dropped: the tails' slow check covers it.
  * @category layers
  */
-export const publisher = (config: Config): Layer.Layer<CommitSignal.CommitSignal, EventLog.EventLogError> =>
+export const publisher = (config: Config): Layer.Layer<CommitSignal.CommitSignal> =>
   Layer.effect(
     CommitSignal.CommitSignal,
     Effect.gen(function* () {
       const keys = StreamKeys.make(config.streamKey)
-      const client = yield* connectClient(() => createLogClient(urlOf(config), `${keys.streamKey}:commits`), "close")
+      let connected: Client | undefined
+      yield* connectInBackground(config, `${keys.streamKey}:commits`, "connect", (client) =>
+        Effect.sync(() => {
+          connected = client
+        })
+      )
       return CommitSignal.CommitSignal.of({
         notify: (topics) =>
           Effect.sync(() => {
-            // Refused at once while disconnected (no offline queue): the tails' slow check covers it.
-            client.publish(keys.commits, encode(topics)).catch(() => undefined)
+            // Refused at once while disconnected (no offline queue).
+            connected?.publish(keys.commits, encode(topics)).catch(() => undefined)
           })
       })
     })
@@ -64,8 +105,8 @@ export const publisher = (config: Config): Layer.Layer<CommitSignal.CommitSignal
 
 /**
  * Wake the `Tail` in context on every message of the channel, for the layer's lifetime. Its own connection, in
- * subscriber mode; node-redis subscribes again after a reconnect. Never fails the start: while Redis cannot be
- * reached (at start too) it keeps trying in the background, and the tails' slow check serves meanwhile.
+ * subscriber mode, made in the background (see `connectInBackground`); node-redis subscribes again after a
+ * reconnect.
  * @category layers
  */
 export const subscriber = (config: Config): Layer.Layer<never, never, Tail.Tail> =>
@@ -73,36 +114,15 @@ export const subscriber = (config: Config): Layer.Layer<never, never, Tail.Tail>
     Effect.gen(function* () {
       const keys = StreamKeys.make(config.streamKey)
       const tail = yield* Tail.Tail
-      const outer = yield* Effect.scope
-      // One attempt in a scope of its own: closed at once when it fails, with the layer once it succeeded.
-      const attempt = Effect.gen(function* () {
-        const scope = yield* Scope.make()
-        yield* Effect.gen(function* () {
-          const client = yield* connectClient(
-            () => createLogClient(urlOf(config), `${keys.streamKey}:commits:sub`),
-            "destroy"
-          )
-          yield* Effect.tryPromise({
-            try: () =>
-              client.subscribe(keys.commits, (message: string) => {
-                const topics = decode(message)
-                if (topics !== undefined) Effect.runSync(tail.wake(topics))
-              }),
-            catch: (cause) => toEventLogError("subscribe", cause)
-          })
-        }).pipe(
-          Scope.provide(scope),
-          Effect.onError(() => Scope.close(scope, Exit.void)),
-          Effect.tap(() => Scope.addFinalizer(outer, Scope.close(scope, Exit.void)))
-        )
-      })
-      yield* Effect.forkScoped(
-        attempt.pipe(
-          Effect.tapError((error) =>
-            Effect.logWarning(`commit notifications: cannot subscribe, retrying: ${error.message}`)
-          ),
-          Effect.retry(Schedule.spaced("2 seconds"))
-        )
+      yield* connectInBackground(config, `${keys.streamKey}:commits:sub`, "subscribe", (client) =>
+        Effect.tryPromise({
+          try: () =>
+            client.subscribe(keys.commits, (message: string) => {
+              const topics = decode(message)
+              if (topics !== undefined) Effect.runSync(tail.wake(topics))
+            }),
+          catch: (cause) => toEventLogError("subscribe", cause)
+        })
       )
     })
   )

@@ -147,13 +147,6 @@ export interface RedisEventLog {
 
 type EventLogError = EventLog.EventLogError
 
-/** Compare stream ids `ms-seq`. */
-const compareIds = (a: string, b: string): number => {
-  const [am = 0n, as = 0n] = a.split("-").map(BigInt)
-  const [bm = 0n, bs = 0n] = b.split("-").map(BigInt)
-  return am === bm ? (as === bs ? 0 : as < bs ? -1 : 1) : am < bm ? -1 : 1
-}
-
 /** The id right after `id` (entries < it are all delivered when `id` is the last-delivered id). */
 const nextId = (id: string): string => {
   const [ms = "0", seq = "0"] = id.split("-")
@@ -282,14 +275,7 @@ export const make = (
     const liveness = Liveness.make(client, keys.consumer)
     const heartbeat = (consumer: string, ttl: Duration.Duration) => run("heartbeat", () => liveness.beat(consumer, ttl))
 
-    const reclaim = (
-      consumer: string,
-      options: {
-        readonly minIdle: Duration.Duration
-        readonly count: number
-        readonly own?: { readonly minIdle: Duration.Duration; readonly held: ReadonlySet<string> }
-      }
-    ) =>
+    const reclaim = (consumer: string, options: EventLog.ReclaimOptions) =>
       run("reclaim", async () => {
         const minIdle = Math.floor(Duration.toMillis(options.minIdle))
         const claimed: Array<EventLog.LogEntry> = []
@@ -501,7 +487,7 @@ export const make = (
       // oldest one a group needs), so the stream's length bounds the lag.
       const newestId = newest[0]?.id
       const lag =
-        newestId === undefined || compareIds(newestId, group["last-delivered-id"]) <= 0
+        newestId === undefined || !EventLog.isBelow(group["last-delivered-id"], newestId)
           ? 0
           : Math.min(group.lag ?? (await countLag(group)), length)
       return {
@@ -551,7 +537,7 @@ export const make = (
         // Entries up to last-delivered-id were delivered; the oldest still pending is the first one needed.
         needed.push(pending.firstId ?? nextId(String(g["last-delivered-id"])))
       }
-      const minId = needed.reduce((a, b) => (compareIds(a, b) <= 0 ? a : b))
+      const minId = needed.reduce((a, b) => (EventLog.isBelow(b, a) ? b : a))
       return client.xTrim(p0.stream, "MINID", minId)
     })
 
