@@ -48,7 +48,11 @@ describe("GET /events query parameters", () => {
     expect(parseEventQuery(new URLSearchParams("topic=t&offset=3&page=2"))).toEqual({
       ok: false,
       issues: [
-        { index: null, path: "offset", message: 'unknown query parameter "offset" (allowed: topic, after, since, limit)' },
+        {
+          index: null,
+          path: "offset",
+          message: 'unknown query parameter "offset" (allowed: topic, after, since, limit)'
+        },
         { index: null, path: "page", message: 'unknown query parameter "page" (allowed: topic, after, since, limit)' }
       ]
     })
