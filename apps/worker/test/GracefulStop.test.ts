@@ -64,7 +64,6 @@ describeWithServices("GracefulStop", services, () => {
           }
         ])
         yield* Fiber.join(stopping)
-        console.log("DEBUG", JSON.stringify(yield* consumer.metrics))
 
         assert.deepStrictEqual([...(yield* pendingByConsumer(redis.url, streamKey))], [], "nothing left pending")
         assert.strictEqual(yield* (yield* GracefulStop.LogDrain).held, 0)
