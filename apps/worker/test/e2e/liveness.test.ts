@@ -30,7 +30,9 @@ describeWithServices("e2e: consumer liveness", services, () => {
         const stack = yield* startStack({ workers: 3, workerEnv })
         const workload = makeWorkload({ prefix: "lv", total: 12_000, duplicateRatio: 0.3, topics: 6, seed: 21 })
         const publishing = yield* Effect.forkChild(
-          publishAll(stack.apiUrl, workload.events, { batch: 100, concurrency: 4 })
+          // Paced (about 5 s in all), so entries keep arriving after the topic rows are locked: w1 is certain to
+          // read some and hold them, blocked in its commit, however fast the first 1,000 were stored.
+          publishAll(stack.apiUrl, workload.events, { batch: 100, concurrency: 4, batchIntervalMs: 40 })
         )
         yield* progressed(stack, 1_000)
         const { killedAt, orphaned } = yield* Effect.scoped(
