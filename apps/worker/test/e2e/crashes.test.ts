@@ -27,8 +27,10 @@ const verifyAll = (stack: Stack, workload: Workload, published: PublishSummary) 
     assert.deepStrictEqual([...(yield* pendingByConsumer(stack.redisUrl, stack.streamKey))], [])
   })
 
+// Paced (about 5 s in all), so entries keep arriving while a test holds the topic rows or kills a worker, however
+// fast the machine drains.
 const publishInBackground = (stack: Stack, workload: Workload) =>
-  Effect.forkChild(publishAll(stack.apiUrl, workload.events, { batch: 100, concurrency: 4 }))
+  Effect.forkChild(publishAll(stack.apiUrl, workload.events, { batch: 100, concurrency: 4, batchIntervalMs: 40 }))
 
 describeWithServices("e2e: workers crashing under load", services, () => {
   it.live("b. kill -9 of a worker holding a batch, then a new worker: nothing lost or doubled", () =>
