@@ -2,17 +2,20 @@
  * Where the time goes during a drain, measured from outside the processes: CPU seconds per process group (api,
  * workers, postgres, redis, the bench itself) from /proc, the machine's busy/iowait share from /proc/stat, and
  * what PostgreSQL backends of the bench database were waiting on (pg_stat_activity sampled every 100 ms), plus the
- * database's commit/deadlock counters and the cluster's WAL flush counters over the window.
+ * database's commit/deadlock counters, the cluster's WAL flush counters and WAL written (LSN distance) over the
+ * window, and Redis memory in use beside the entries the run's streams held.
  *
  * These answer "which resource is the limit": a group using ~1 core of a 2-core box is CPU-bound, iowait or
  * WAL-sync wait events point at fsync, `Lock` wait events at lock waits.
  *
- * @remarks Linux only. pg_stat_wal is cluster-wide, so other load on the same server shows up in it; the
- * per-database counters (commits, deadlocks) are isolated by the bench database.
+ * @remarks Linux only. pg_stat_wal and the WAL position are cluster-wide, and Redis used_memory is the whole
+ * server's, so other load on the same servers shows up in them; the per-database counters (commits, deadlocks)
+ * are isolated by the bench database.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { cpus } from "node:os"
 import pg from "pg"
+import { createClient } from "redis"
 import { cpuSeconds } from "./Children.ts"
 
 /** Which processes make up a group: fixed pids, or every process whose command name matches. */
@@ -123,6 +126,33 @@ export interface PgActivity {
   /** Cluster-wide WAL counters over the window (pg_stat_wal). */
   readonly walSyncs: number
   readonly walBytes: number
+  /**
+   * WAL written over the measured window, cluster-wide: `pg_wal_lsn_diff` of `pg_current_wal_lsn()` at `pause()`
+   * (or `stop()`) and at the start.
+   */
+  readonly walLsnBytes: number
+}
+
+/**
+ * The groups of backend samples the reports show, by their "state/wait_event_type:wait_event" key: row-lock waits
+ * on another transaction (`Lock:transactionid`) or on a tuple lock queue (`Lock:tuple`), a transaction open while
+ * its client works (`idle in transaction`), WAL flushes, and running on CPU (active with no wait event).
+ */
+export const WAIT_GROUPS = {
+  "Lock:transactionid": (key: string) => key.endsWith("/Lock:transactionid"),
+  "Lock:tuple": (key: string) => key.endsWith("/Lock:tuple"),
+  "idle in transaction": (key: string) => key.startsWith("idle in transaction"),
+  "IO:WALSync": (key: string) => key.endsWith("/IO:WALSync"),
+  CPU: (key: string) => key === "active/-"
+} as const satisfies Record<string, (key: string) => boolean>
+
+/** Share of backend samples (0..1) in one of `WAIT_GROUPS`, or in none of them (`"other"`). */
+export const waitShare = (activity: PgActivity, group: keyof typeof WAIT_GROUPS | "other"): number => {
+  const matches = (key: string) =>
+    group === "other" ? !Object.values(WAIT_GROUPS).some((m) => m(key)) : WAIT_GROUPS[group](key)
+  return Object.entries(activity.waits)
+    .filter(([key]) => matches(key))
+    .reduce((sum, [, share]) => sum + share, 0)
 }
 
 interface DbCounters {
@@ -163,6 +193,13 @@ export const samplePg = async (adminUrl: string, database: string, intervalMs = 
   // each backend reports its own counters lazily; ask for fresh snapshots on every read
   await client.query("SET stats_fetch_consistency = none")
   const before = await readCounters(client, database)
+  const lsn0 = (await client.query<{ l: string }>("SELECT pg_current_wal_lsn()::text AS l")).rows[0]?.l ?? "0/0"
+  // read once, when the measured window ends: at pause() if called, else at stop()
+  let walLsnBytes: Promise<number> | undefined
+  const walSince = () =>
+    (walLsnBytes ??= client
+      .query<{ b: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS b", [lsn0])
+      .then((r) => Number(r.rows[0]?.b ?? 0)))
   const waits = new Map<string, number>()
   let samples = 0
   let running = true
@@ -187,11 +224,13 @@ export const samplePg = async (adminUrl: string, database: string, intervalMs = 
     pause: async (): Promise<void> => {
       running = false
       await loop
+      await walSince()
     },
     /** Read the counters' deltas and close. */
     stop: async (): Promise<PgActivity> => {
       running = false
       await loop
+      const wal = await walSince()
       // pg_stat_database is updated by backends at most every ~1 s, and on exit
       const after = await readCounters(client, database)
       await client.end()
@@ -204,8 +243,86 @@ export const samplePg = async (adminUrl: string, database: string, intervalMs = 
         rollbacks: after.rollbacks - before.rollbacks,
         deadlocks: after.deadlocks - before.deadlocks,
         walSyncs: after.walSyncs - before.walSyncs,
-        walBytes: after.walBytes - before.walBytes
+        walBytes: after.walBytes - before.walBytes,
+        walLsnBytes: wal
       }
     }
+  }
+}
+
+/** Redis memory over a window, beside the entries the run's streams held. */
+export interface RedisMemory {
+  /** INFO memory `used_memory` when sampling started. */
+  readonly beforeBytes: number
+  /** The highest `used_memory` sampled. */
+  readonly peakBytes: number
+  /** Entries in the run's streams (XLEN summed) in the sample of the peak. */
+  readonly entriesAtPeak: number
+  /** The most entries the run's streams held in any sample. */
+  readonly maxEntries: number
+  readonly samples: number
+}
+
+const usedMemory = (info: string): number => {
+  const match = /^used_memory:(\d+)/m.exec(info)
+  if (match === null) throw new Error(`INFO memory without used_memory: ${info.slice(0, 200)}`)
+  return Number(match[1])
+}
+
+/**
+ * Sample Redis `used_memory` and the length of `streams` every `intervalMs` until `stop()`. The workers trim
+ * acknowledged entries as they go, so the streams hold the backlog, not every event: memory growth is set against
+ * the entries held at the same moment.
+ */
+export const sampleRedisMemory = async (redisUrl: string, streams: ReadonlyArray<string>, intervalMs = 250) => {
+  const client = createClient({ url: redisUrl, RESP: 2 }).on("error", () => undefined)
+  await client.connect()
+  const read = async (): Promise<{ used: number; entries: number }> => {
+    // sent together, so node-redis pipelines them: the lengths belong to the same moment as the memory figure
+    const [info, ...lengths] = await Promise.all([client.info("memory"), ...streams.map((s) => client.xLen(s))])
+    return { used: usedMemory(info), entries: lengths.reduce((a, b) => a + b, 0) }
+  }
+  const before = await read()
+  let peak = before
+  let maxEntries = before.entries
+  let samples = 1
+  const record = (s: { used: number; entries: number }) => {
+    samples += 1
+    if (s.used > peak.used) peak = s
+    maxEntries = Math.max(maxEntries, s.entries)
+  }
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      await new Promise((r) => setTimeout(r, intervalMs))
+      if (running) record(await read())
+    }
+  })()
+  // a failed read ends the sampling; stop() reports it (no unhandled rejection before then)
+  loop.catch(() => undefined)
+  const finish = async (): Promise<RedisMemory> => {
+    running = false
+    try {
+      await loop
+      record(await read())
+    } catch (cause) {
+      throw new Error(
+        `sampling Redis memory (INFO memory, XLEN) failed: ${cause instanceof Error ? cause.message : cause}`
+      )
+    } finally {
+      client.destroy()
+    }
+    return {
+      beforeBytes: before.used,
+      peakBytes: peak.used,
+      entriesAtPeak: peak.entries,
+      maxEntries,
+      samples
+    }
+  }
+  let stopped: Promise<RedisMemory> | undefined
+  return {
+    /** Take a last sample and close; called again, answers the same. */
+    stop: (): Promise<RedisMemory> => (stopped ??= finish())
   }
 }

@@ -1,18 +1,11 @@
 /**
  * `pnpm bench`: every scenario in one run, each beside its baseline measured in the same run, then
- * `bench/results/<timestamp>.json` + `.md` (the Markdown table is also printed). Flags:
- *
- *   --quick            small counts and 2 s HTTP runs (≤ 60 s): the CI smoke test; figures are not meaningful
- *   --profile          api and workers of the drains run under `node --cpu-prof` (bench/results/profiles/<ts>/),
- *                      and the profiles' top self-time functions are added to the report
- *   --events N         events per drain (default 1,000,000; quick 20,000)
- *   --only a,b         run only these scenarios: baselines, drain, embedded, http, http-layer, fsync, subscribe (the api's POST
- *                      /publish on the api (Fastify) and on Effect's HttpRouter, beside bare node:http: src/http/layer.ts)
- *   --api F --worker F entries to run instead of apps/{api,worker}/dist/main.js (e.g. another checkout's build)
- *   --node-arg X       a Node flag for every api and worker process (repeatable), e.g. --node-arg=--max-semi-space-size=8
+ * `bench/results/<timestamp>.json` + `.md` (the Markdown table is also printed). The flags are in `HELP` below
+ * (`pnpm bench --help`).
  *
  * The api and workers inherit this process's environment, so their settings can be tried without a flag
- * (`WORKER_BATCH_SIZE=2000 pnpm bench`); the ones that tune them are recorded in the results.
+ * (`WORKER_BATCH_SIZE=2000 pnpm bench`); the ones that tune them are recorded in the results. PARTITIONS is the
+ * exception: the drains set it on every api and worker they start (the grid of `--partitions`).
  *
  * A scenario that fails is recorded under "errors" and the run goes on; the exit code is 1 if any failed.
  * Targets are reported as ratios with ✓/✗, never asserted.
@@ -33,7 +26,9 @@ import { cleanupAll, createDatabase, createStream, defaultServers } from "./Isol
 import { describeMachine } from "./Machine.ts"
 import { formatSummary, type ProfileSummary, profileFiles, summariseFile } from "./profile.ts"
 import { type BenchResults, writeResults } from "./Results.ts"
+import { bestPartitions, parseCounts, partitionGrid } from "./Scaling.ts"
 import { startApi, startParseServer } from "./System.ts"
+import { type BatchSizeResult, runBatchSizes, WORKER_BATCH_SIZES } from "./scenarios/BatchSize.ts"
 import { type DrainResult, runEmbeddedDrain, runQueuedDrain } from "./scenarios/Drain.ts"
 import { type FsyncRow, runFsync } from "./scenarios/Fsync.ts"
 import { type IngestRow, type IngestTarget, type LatencyRow, runHttpIngest } from "./scenarios/HttpIngest.ts"
@@ -41,34 +36,86 @@ import { type RawInsertResult, runRawInsert } from "./scenarios/RawInsert.ts"
 import { runSeedConsumer, type SeedConsumerResult } from "./scenarios/SeedConsumer.ts"
 import { runSubscribe, type SubscribeResult } from "./scenarios/Subscribe.ts"
 
-const SCENARIOS = ["baselines", "drain", "embedded", "http", "http-layer", "fsync", "subscribe"] as const
+const SCENARIOS = ["baselines", "drain", "embedded", "batch", "http", "http-layer", "fsync", "subscribe"] as const
 type Scenario = (typeof SCENARIOS)[number]
 
-// pnpm forwards `pnpm bench -- --quick` as ["--", "--quick"]: drop the separator
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== "--"),
-  options: {
-    quick: { type: "boolean", default: false },
-    profile: { type: "boolean", default: false },
-    events: { type: "string" },
-    only: { type: "string" },
-    api: { type: "string" },
-    worker: { type: "string" },
-    "node-arg": { type: "string", multiple: true }
-  }
-})
-const quick = values.quick
-const events = values.events === undefined ? (quick ? 20_000 : 1_000_000) : Number(values.events)
-if (!Number.isInteger(events) || events < 1000) {
-  console.error(`--events must be an integer ≥ 1000, got ${values.events}`)
+const HELP = `pnpm bench [flags]   (or: pnpm --filter @agg/bench start [flags], without the build)
+
+  --quick                 small counts and short HTTP runs: the CI smoke test; figures are not meaningful
+  --only a,b              run only these scenarios (default: all, in this order):
+                            baselines   raw batched insert and seed-style consumer on the drain's events
+                            drain       api → Redis → 1, 2, 4 workers (quick 1, 2) → PostgreSQL at each partition count
+                            embedded    the api alone with PGlite
+                            batch       2-worker drains at WORKER_BATCH_SIZE 500/1000/2000/5000 (quick 500/5000)
+                            http        POST /publish: parse-only servers and the api in both modes
+                            http-layer  the api's POST /publish on Fastify and on Effect's HttpRouter
+                            fsync       the api's append under Redis appendfsync always / everysec / no
+                            subscribe   publish → subscriber latency, fan-out to 100 subscribers
+  --partitions a,b        log partition counts (PARTITIONS, given to the api and workers) of the drain grid, each
+                          with every worker count; 1 always runs too (default 1,8,16; quick 1,4)
+  --batch-partitions N    PARTITIONS of the batch scenario (default: the best count of this run's drain grid, or
+                          the largest of --partitions when the drain did not run)
+  --events N              events per drain (default 1,000,000; quick 20,000)
+  --profile               api and workers of the drains run under node --cpu-prof (bench/results/profiles/<ts>/);
+                          the profiles' top self-time functions are added to the report
+  --api F, --worker F     entries to run instead of apps/{api,worker}/dist/main.js (e.g. another checkout's build)
+  --node-arg X            a Node flag for every api and worker process (repeatable),
+                          e.g. --node-arg=--max-semi-space-size=8
+  --help                  this text`
+
+/** A bad flag: say which and how, then exit 2. */
+function usage(message: string): never {
+  console.error(`${message}\n\n${HELP}`)
   process.exit(2)
 }
+
+// pnpm forwards `pnpm bench -- --quick` as ["--", "--quick"]: drop the separator
+const parsed = (() => {
+  try {
+    return parseArgs({
+      args: process.argv.slice(2).filter((a) => a !== "--"),
+      options: {
+        help: { type: "boolean", default: false },
+        quick: { type: "boolean", default: false },
+        profile: { type: "boolean", default: false },
+        events: { type: "string" },
+        only: { type: "string" },
+        partitions: { type: "string" },
+        "batch-partitions": { type: "string" },
+        api: { type: "string" },
+        worker: { type: "string" },
+        "node-arg": { type: "string", multiple: true }
+      }
+    })
+  } catch (cause) {
+    return usage(cause instanceof Error ? cause.message : String(cause))
+  }
+})()
+const { values } = parsed
+if (values.help) {
+  console.log(HELP)
+  process.exit(0)
+}
+const quick = values.quick
+const events = values.events === undefined ? (quick ? 20_000 : 1_000_000) : Number(values.events)
+if (!Number.isInteger(events) || events < 1000) usage(`--events must be an integer ≥ 1000, got ${values.events}`)
 const only = (values.only?.split(",") ?? [...SCENARIOS]) as Array<Scenario>
 for (const s of only) {
-  if (!SCENARIOS.includes(s)) {
-    console.error(`--only: unknown scenario "${s}" (known: ${SCENARIOS.join(", ")})`)
-    process.exit(2)
+  if (!SCENARIOS.includes(s)) usage(`--only: unknown scenario "${s}" (known: ${SCENARIOS.join(", ")})`)
+}
+const countsFlag = (flag: string, text: string): Array<number> => {
+  try {
+    return parseCounts(flag, text, 1, 1024)
+  } catch (cause) {
+    return usage(cause instanceof Error ? cause.message : String(cause))
   }
+}
+const partitions = partitionGrid(countsFlag("--partitions", values.partitions ?? (quick ? "1,4" : "1,8,16")))
+const batchPartitionsFlag = values["batch-partitions"]
+const batchPartitions =
+  batchPartitionsFlag === undefined ? undefined : countsFlag("--batch-partitions", batchPartitionsFlag)
+if (batchPartitions !== undefined && batchPartitions.length !== 1) {
+  usage(`--batch-partitions takes one count, got "${batchPartitionsFlag}"`)
 }
 const settings = {
   quick,
@@ -80,6 +127,13 @@ const settings = {
   seedSample: Math.min(events, quick ? 1_000 : 20_000),
   publishConcurrency: 8,
   drainWorkers: quick ? [1, 2] : [1, 2, 4],
+  // the drain grid: every worker count at each of these PARTITIONS; the events' topics hash to the partitions
+  partitions,
+  topics: 16,
+  batchWorkers: 2,
+  // quick: the smallest and largest size, enough to show the setting reaches the workers
+  workerBatchSizes: quick ? [500, 5000] : [...WORKER_BATCH_SIZES],
+  batchPartitions: batchPartitions?.[0] ?? null,
   httpWarmupSeconds: quick ? 0.5 : 2,
   httpSeconds: quick ? 2 : 10,
   httpRounds: quick ? 1 : 5,
@@ -100,7 +154,7 @@ const settings = {
   // the api and workers inherit this process's environment: record what tunes them
   appEnv: Object.fromEntries(
     Object.entries(process.env).filter(([k]) =>
-      /^(WORKER_|COMMIT_|DB_POOL_SIZE$|ACCESS_LOG$|LOG_LEVEL$|NODE_OPTIONS$|MAX_)/.test(k)
+      /^(WORKER_|COMMIT_|DB_POOL_SIZE$|ACCESS_LOG$|LOG_LEVEL$|NODE_OPTIONS$|MAX_|PARTITIONS$)/.test(k)
     )
   )
 }
@@ -147,7 +201,8 @@ const sequence = makeSequence({
   events,
   duplicateRatio: settings.duplicateRatio,
   batchSize: settings.batchSize,
-  idPrefix: `b${runId}`
+  idPrefix: `b${runId}`,
+  topics: settings.topics
 })
 
 /** A fresh database for a baseline, with one connection, dropped afterwards. */
@@ -177,7 +232,8 @@ if (only.includes("baselines")) {
     events: settings.seedSample,
     duplicateRatio: settings.duplicateRatio,
     batchSize: settings.batchSize,
-    idPrefix: `b${runId}`
+    idPrefix: `b${runId}`,
+    topics: settings.topics
   })
   seedConsumer =
     (await attempt("baseline: seed-style consumer", () =>
@@ -207,13 +263,16 @@ const logDrain = (d: DrainResult) =>
       `${d.verified ? "verified exactly" : `MISMATCH: ${d.mismatches.join("; ")}`}, deadlocks ${d.deadlocks ?? "–"}`
   )
 if (only.includes("drain")) {
-  for (const workers of settings.drainWorkers) {
-    const d = await attempt(`end-to-end drain: api → Redis → ${workers} worker(s) → PostgreSQL`, () =>
-      runQueuedDrain({ ...drainOptions, workers })
-    )
-    if (d) {
-      logDrain(d)
-      drains.push(d)
+  for (const p of settings.partitions) {
+    for (const workers of settings.drainWorkers) {
+      const d = await attempt(
+        `end-to-end drain: api → Redis (PARTITIONS=${p}) → ${workers} worker(s) → PostgreSQL`,
+        () => runQueuedDrain({ ...drainOptions, workers, partitions: p })
+      )
+      if (d) {
+        logDrain(d)
+        drains.push(d)
+      }
     }
   }
 }
@@ -223,6 +282,30 @@ if (only.includes("embedded")) {
     logDrain(d)
     drains.push(d)
   }
+}
+
+// The workers' batch size, at one partition count: the flag's, else the best of the grid just measured
+let batch: BatchSizeResult | null = null
+if (only.includes("batch")) {
+  const best = bestPartitions(drains)
+  const [p, from] =
+    settings.batchPartitions !== null
+      ? [settings.batchPartitions, "--batch-partitions"]
+      : best !== undefined
+        ? [best, "the best of this run's drain grid"]
+        : [Math.max(...settings.partitions), "the largest of --partitions: no drain grid ran"]
+  log(`▶ batch size: ${settings.batchWorkers} workers at PARTITIONS=${p} (${from})`)
+  batch = await runBatchSizes(
+    {
+      ...drainOptions,
+      workers: settings.batchWorkers,
+      partitions: p,
+      partitionsFrom: from,
+      sizes: settings.workerBatchSizes
+    },
+    attempt,
+    logDrain
+  )
 }
 
 const httpIngest: Array<IngestRow> = []
@@ -334,6 +417,7 @@ const results: BenchResults = {
   rawInsert,
   seedConsumer,
   drains,
+  batch,
   httpIngest,
   latency,
   fsync,

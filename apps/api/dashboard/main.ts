@@ -155,7 +155,7 @@ const consumersPanel = h(
   h(
     "table",
     {},
-    h("thead", {}, h("tr", {}, ...["name", "pending", "idle", "heartbeat"].map((t) => h("th", {}, t)))),
+    h("thead", {}, h("tr", {}, ...["name", "pending", "idle", "heartbeat", "partitions"].map((t) => h("th", {}, t)))),
     consumersBodyEl
   )
 )
@@ -307,7 +307,7 @@ const renderHealth = (health: HealthBody) => {
 const renderConsumers = (body: ConsumersBody) => {
   consumersBodyEl.replaceChildren(
     ...(body.consumers.length === 0
-      ? [h("tr", {}, h("td", { colspan: "4", class: "muted" }, "no consumers in the group"))]
+      ? [h("tr", {}, h("td", { colspan: "5", class: "muted" }, "no consumers in the group"))]
       : body.consumers.map((c) =>
           h(
             "tr",
@@ -315,7 +315,8 @@ const renderConsumers = (body: ConsumersBody) => {
             h("td", {}, c.name),
             h("td", { class: "num" }, fmt(c.pending)),
             h("td", { class: "num" }, ago(c.idle_ms)),
-            h("td", { class: c.alive ? "ok" : "bad" }, c.alive ? "alive" : "expired")
+            h("td", { class: c.alive ? "ok" : "bad" }, c.alive ? "alive" : "expired"),
+            h("td", { class: "num" }, c.partitions.length === 0 ? "–" : c.partitions.join(", "))
           )
         ))
   )

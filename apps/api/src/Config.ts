@@ -1,6 +1,6 @@
 /**
  * The API's configuration, read once at start through Effect `Config` with the shared primitives of
- * `@agg/runtime`'s `Env` and validated: a bad value fails with a message naming the variable. Also derives the mode: `REDIS_URL` set → queued (DATABASE_URL required),
+ * `@agg/runtime`'s `Env` and validated: a bad value fails with a message naming the variable. Also derives the mode: `REDIS_URL` or `REDIS_CLUSTER_NODES` set → queued (DATABASE_URL required),
  * otherwise direct (PostgreSQL when DATABASE_URL is set, else embedded PGlite in DATA_DIR).
  *
  * Does not open connections or build layers (see `Layers.ts`). Secrets (URLs, API keys) stay `Redacted`.
@@ -8,7 +8,7 @@
 
 import { Env } from "@agg/runtime"
 import type { Limits } from "@agg/schema"
-import { PgEventStore, StreamKeys } from "@agg/storage"
+import { PgEventStore, RedisEventLog, StreamKeys } from "@agg/storage"
 import { Config, type Effect, Option, type Redacted } from "effect"
 
 /** Where events go and where they are read from. @category models */
@@ -22,7 +22,12 @@ export type Mode =
   | { readonly _tag: "Direct"; readonly storage: Storage }
   | {
       readonly _tag: "Queued"
-      readonly redisUrl: Redacted.Redacted<string>
+      /** REDIS_URL: the Redis; with `clusterNodes`, only the credentials and scheme for every node. */
+      readonly redisUrl?: Redacted.Redacted<string>
+      /** REDIS_CLUSTER_NODES: `host:port` of Redis Cluster masters; unset: a single Redis at `redisUrl`. */
+      readonly clusterNodes?: ReadonlyArray<string>
+      /** PARTITIONS: the log's partition count; unset: the deployment's recorded count (see `RedisEventLog`). */
+      readonly partitions?: number
       readonly streamKey: string
       /** MAX_BACKLOG: above this many waiting entries (lag + pending), POST /publish answers 503. Default 1,000,000. */
       readonly maxBacklog?: number
@@ -60,6 +65,8 @@ export const ApiConfig: Config.Config<ApiConfig> = Config.all({
   host: Env.nonEmpty("HOST", "0.0.0.0"),
   databaseUrl: Env.url("DATABASE_URL", ["postgres:", "postgresql:"]).pipe(Config.option),
   redisUrl: Env.url("REDIS_URL", ["redis:", "rediss:"]).pipe(Config.option),
+  clusterNodes: RedisEventLog.clusterNodesConfig,
+  partitions: RedisEventLog.partitionsConfig,
   streamKey: Config.String("STREAM_KEY").pipe(
     Config.withDefault("agg:events"),
     Env.refine("STREAM_KEY", StreamKeys.validate)
@@ -80,29 +87,32 @@ export const ApiConfig: Config.Config<ApiConfig> = Config.all({
   requireAof: Env.flag("REQUIRE_AOF", false)
 }).pipe(
   Env.refine("DATABASE_URL", (c) =>
-    Option.isSome(c.redisUrl) && Option.isNone(c.databaseUrl)
-      ? "is required when REDIS_URL is set (queued mode reads events and stats from PostgreSQL)"
+    (Option.isSome(c.redisUrl) || c.clusterNodes !== undefined) && Option.isNone(c.databaseUrl)
+      ? "is required when REDIS_URL or REDIS_CLUSTER_NODES is set (queued mode reads events and stats from PostgreSQL)"
       : undefined
   ),
   Config.map(
     (c): ApiConfig => ({
       port: c.port,
       host: c.host,
-      mode: Option.isSome(c.redisUrl)
-        ? {
-            _tag: "Queued",
-            redisUrl: c.redisUrl.value,
-            streamKey: c.streamKey,
-            maxBacklog: c.maxBacklog,
-            requireAof: c.requireAof,
-            databaseUrl: Option.getOrThrow(c.databaseUrl)
-          }
-        : {
-            _tag: "Direct",
-            storage: Option.isSome(c.databaseUrl)
-              ? { _tag: "Postgres", url: c.databaseUrl.value }
-              : { _tag: "Pglite", dataDir: c.dataDir }
-          },
+      mode:
+        Option.isSome(c.redisUrl) || c.clusterNodes !== undefined
+          ? {
+              _tag: "Queued",
+              ...(Option.isSome(c.redisUrl) ? { redisUrl: c.redisUrl.value } : {}),
+              ...(c.clusterNodes === undefined ? {} : { clusterNodes: c.clusterNodes }),
+              ...(c.partitions === undefined ? {} : { partitions: c.partitions }),
+              streamKey: c.streamKey,
+              maxBacklog: c.maxBacklog,
+              requireAof: c.requireAof,
+              databaseUrl: Option.getOrThrow(c.databaseUrl)
+            }
+          : {
+              _tag: "Direct",
+              storage: Option.isSome(c.databaseUrl)
+                ? { _tag: "Postgres", url: c.databaseUrl.value }
+                : { _tag: "Pglite", dataDir: c.dataDir }
+            },
       apiKeys: c.apiKeys,
       adminApiKeys: c.adminApiKeys,
       limits: {

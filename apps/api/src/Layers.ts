@@ -86,29 +86,38 @@ export const services = (config: ApiConfig, stream: Tail.Options = {}): Layer.La
     )
   }
   // Serves while Redis is unreachable (503, /health down) and keeps trying in the background.
-  const log = RedisEventLog.layerInBackground({ url: mode.redisUrl, streamKey: mode.streamKey }).pipe(
-    Layer.provide(Layer.effectDiscard(requireDurableRedis(mode.redisUrl, mode.requireAof ?? false)))
-  )
+  const redis = redisTarget(mode)
+  const log = RedisEventLog.layerInBackground({
+    ...redis,
+    streamKey: mode.streamKey,
+    partitions: mode.partitions
+  }).pipe(Layer.provide(Layer.effectDiscard(requireDurableRedis(redis, mode.requireAof ?? false))))
   const store = storeLayer({ _tag: "Postgres", url: mode.databaseUrl }, config.poolSize)
   const ingest = Ingest.layerQueuedWith(mode.maxBacklog === undefined ? {} : { maxBacklog: mode.maxBacklog })
   // MAX_BACKLOG was validated by the configuration: the options cannot be refused.
   // Workers commit; they announce it on Redis pub/sub, which wakes this process's tail.
-  const tail = CommitChannel.subscriber({ url: mode.redisUrl, streamKey: mode.streamKey }).pipe(
+  const tail = CommitChannel.subscriber({ ...redis, streamKey: mode.streamKey }).pipe(
     Layer.provideMerge(Tail.layer(stream)),
     Layer.provide(store)
   )
   return ingest.pipe(Layer.orDie, Layer.provideMerge(Layer.mergeAll(log, store, tail, Metrics.layer)))
 }
 
+/** The Redis of a queued mode: one server, or a cluster. */
+const redisTarget = (mode: Extract<Mode, { _tag: "Queued" }>): RedisEventLog.RedisTarget => ({
+  ...(mode.redisUrl === undefined ? {} : { url: mode.redisUrl }),
+  ...(mode.clusterNodes === undefined ? {} : { clusterNodes: mode.clusterNodes })
+})
+
 /**
- * Check that the Redis at `url` runs with AOF fsynced always (`RedisDurability`). Otherwise a warning, or with
+ * Check that the Redis at `url` (every master of a cluster) runs with AOF fsynced always (`RedisDurability`). Otherwise a warning, or with
  * `require` (REQUIRE_AOF=true) a refusal to start naming the settings. When the server does not allow CONFIG (many
  * managed services), only a warning that it could not be checked, also with `require`: such services manage
  * persistence themselves, and refusing would make them unusable.
  * @category constructors
  */
 export const requireDurableRedis = (
-  url: Redacted.Redacted<string>,
+  url: Redacted.Redacted<string> | RedisEventLog.RedisTarget,
   require: boolean
 ): Effect.Effect<void, EventLog.EventLogError> =>
   Effect.gen(function* () {
@@ -145,7 +154,9 @@ const describeUrl = (url: Redacted.Redacted<string>) => {
 /** Where the data lives, for the start-up log line. @category constructors */
 export const describeData = (mode: Mode): string => {
   if (mode._tag === "Queued") {
-    return `Redis stream ${mode.streamKey} at ${describeUrl(mode.redisUrl)} -> PostgreSQL at ${describeUrl(mode.databaseUrl)}`
+    const redis =
+      mode.clusterNodes === undefined ? describeUrl(mode.redisUrl!) : `Redis Cluster ${mode.clusterNodes.join(",")}`
+    return `Redis stream ${mode.streamKey} at ${redis} -> PostgreSQL at ${describeUrl(mode.databaseUrl)}`
   }
   return mode.storage._tag === "Pglite"
     ? `PGlite in ${mode.storage.dataDir === undefined ? "memory" : resolve(mode.storage.dataDir)}`

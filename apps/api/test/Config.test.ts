@@ -37,6 +37,16 @@ describe("ApiConfig", () => {
     expect(queued.mode).toMatchObject({ _tag: "Queued", streamKey: "x:y" })
     expect(describeData(queued.mode)).toBe("Redis stream x:y at cache:6379 -> PostgreSQL at db/agg")
     expect(String(queued.mode._tag === "Queued" && queued.mode.redisUrl)).not.toContain("pw")
+    expect(queued.mode).not.toHaveProperty("partitions")
+    const cluster = await load({
+      DATABASE_URL: "postgres://u:secret@db/agg",
+      REDIS_CLUSTER_NODES: "r1:7000,r2:7000",
+      PARTITIONS: "8"
+    })
+    expect(cluster.mode).toMatchObject({ _tag: "Queued", clusterNodes: ["r1:7000", "r2:7000"], partitions: 8 })
+    expect(describeData(cluster.mode)).toBe(
+      "Redis stream agg:events at Redis Cluster r1:7000,r2:7000 -> PostgreSQL at db/agg"
+    )
   })
 
   it("API_KEYS: comma-separated, trimmed, redacted", async () => {
@@ -54,6 +64,10 @@ describe("ApiConfig", () => {
     [{ ACCESS_LOG: "maybe" }, "ACCESS_LOG"],
     [{ REDIS_URL: "http://x" }, "REDIS_URL"],
     [{ REDIS_URL: "redis://x" }, "DATABASE_URL"],
+    [{ REDIS_CLUSTER_NODES: "r1:7000" }, "DATABASE_URL"],
+    [{ REDIS_CLUSTER_NODES: "r1" }, "REDIS_CLUSTER_NODES"],
+    [{ PARTITIONS: "0" }, "PARTITIONS"],
+    [{ PARTITIONS: "1025" }, "PARTITIONS"],
     [{ API_KEYS: "a b" }, "API_KEYS"],
     [{ STREAM_KEY: "has space" }, "STREAM_KEY"]
   ])("%o is refused, naming %s", async (env, name) => {

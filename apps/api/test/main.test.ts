@@ -70,7 +70,7 @@ describe("main: configuration errors", () => {
   it.each([
     [{ PORT: "abc" }, /PORT/],
     [{ PORT: "70000" }, /PORT: .*between 1 and 65535/],
-    [{ REDIS_URL: "redis://127.0.0.1:6379" }, /DATABASE_URL: is required when REDIS_URL is set/],
+    [{ REDIS_URL: "redis://127.0.0.1:6379" }, /DATABASE_URL: is required when REDIS_URL or REDIS_CLUSTER_NODES is set/],
     [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL: must be a URL/],
     [{ MAX_BODY_BYTES: "-5" }, /MAX_BODY_BYTES/],
     [{ API_KEYS: "a,,b" }, /API_KEYS/],

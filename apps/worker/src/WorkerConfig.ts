@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import { EventLog } from "@agg/core"
 import { Env, Log } from "@agg/runtime"
-import { StreamKeys } from "@agg/storage"
+import { RedisEventLog, StreamKeys } from "@agg/storage"
 import { Config, Duration, Option, type Redacted, Schema } from "effect"
 
 /**
@@ -72,7 +72,26 @@ const redisName = (
 
 const settings = {
   databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"], "PostgreSQL connection URL"),
-  redisUrl: url("REDIS_URL", ["redis:", "rediss:"], "Redis connection URL"),
+  redisUrl: {
+    name: "REDIS_URL",
+    fallback: "(required unless REDIS_CLUSTER_NODES is set)",
+    meaning:
+      "Redis connection URL (redis:// or rediss://); with REDIS_CLUSTER_NODES only the credentials and scheme for every node",
+    config: Config.option(Env.url("REDIS_URL", ["redis:", "rediss:"]))
+  },
+  clusterNodes: {
+    name: "REDIS_CLUSTER_NODES",
+    fallback: "(unset: one Redis at REDIS_URL)",
+    meaning: "host:port,… of Redis Cluster masters; the rest of the cluster is discovered",
+    config: RedisEventLog.clusterNodesConfig
+  },
+  partitions: {
+    name: "PARTITIONS",
+    fallback: `(the deployment's recorded count; ${RedisEventLog.defaultPartitions} for a new one)`,
+    meaning:
+      "partitions of the log (1-1024); replicas share them out. Must equal the deployment's count: it cannot change once recorded",
+    config: RedisEventLog.partitionsConfig
+  },
   streamKey: redisName(
     "STREAM_KEY",
     "agg:events",
@@ -118,7 +137,7 @@ const settings = {
     1,
     100_000_000,
     EventLog.defaultDeadLetterCap,
-    "most entries the dead-letter stream keeps; beyond it the oldest are dropped and counted as discarded"
+    "most entries each partition's dead-letter stream keeps; beyond it the oldest are dropped and counted as discarded"
   ),
   shutdownTimeout: ms(
     "WORKER_SHUTDOWN_TIMEOUT_MS",
@@ -182,4 +201,8 @@ export const WorkerConfig: Config.Config<WorkerConfig> = Config.all(
   Object.fromEntries(Object.entries(settings).map(([key, setting]) => [key, setting.config])) as {
     readonly [K in keyof Settings]: Settings[K]["config"]
   }
+).pipe(
+  Env.refine("REDIS_URL", (c) =>
+    Option.isNone(c.redisUrl) && c.clusterNodes === undefined ? "is required (or REDIS_CLUSTER_NODES)" : undefined
+  )
 )

@@ -60,10 +60,15 @@ const program = Effect.gen(function* () {
   const config = yield* WorkerConfig
   // The consumer sees the Redis log through the graceful-stop gate; the stream maintenance passes through beside it.
   // Waits for Redis at start (each failed attempt logged, with backoff); bad credentials stop the worker.
+  const target: RedisEventLog.RedisTarget = {
+    ...(Option.isSome(config.redisUrl) ? { url: config.redisUrl.value } : {}),
+    ...(config.clusterNodes === undefined ? {} : { clusterNodes: config.clusterNodes })
+  }
   const redis = RedisEventLog.layerRetrying({
-    url: config.redisUrl,
+    ...target,
     streamKey: config.streamKey,
-    deadLetterCap: config.deadLetterCap
+    deadLetterCap: config.deadLetterCap,
+    ...(config.partitions === undefined ? {} : { partitions: config.partitions })
   })
   const maintenance = Layer.effect(
     RedisEventLog.RedisStreamMaintenance,
@@ -77,7 +82,7 @@ const program = Effect.gen(function* () {
       Layer.provide(
         Layer.merge(
           PgEventStore.layer({ url: config.databaseUrl, poolSize: 2 }),
-          CommitChannel.publisher({ url: config.redisUrl, streamKey: config.streamKey })
+          CommitChannel.publisher({ ...target, streamKey: config.streamKey })
         )
       )
     ),

@@ -10,7 +10,9 @@ describe("WorkerConfig", () => {
     Effect.gen(function* () {
       const config = yield* parse(required)
       assert.strictEqual(Redacted.value(config.databaseUrl), required.DATABASE_URL)
-      assert.strictEqual(Redacted.value(config.redisUrl), required.REDIS_URL)
+      assert.strictEqual(Redacted.value(Option.getOrThrow(config.redisUrl)), required.REDIS_URL)
+      assert.isUndefined(config.clusterNodes, "one Redis")
+      assert.isUndefined(config.partitions, "the deployment's recorded count")
       assert.strictEqual(config.streamKey, "agg:events")
       assert.strictEqual(config.batchSize, 500)
       assert.strictEqual(Duration.toMillis(config.block), 1000)
@@ -38,8 +40,10 @@ describe("WorkerConfig", () => {
         WORKER_MAX_DELIVERIES: "3",
         WORKER_SHUTDOWN_TIMEOUT_MS: "5000",
         WORKER_CONSUMER: "worker-7",
-        WORKER_METRICS_PORT: "9464"
+        WORKER_METRICS_PORT: "9464",
+        PARTITIONS: "8"
       })
+      assert.strictEqual(config.partitions, 8)
       assert.deepStrictEqual(
         {
           streamKey: config.streamKey,
@@ -83,7 +87,12 @@ describe("WorkerConfig", () => {
     ["WORKER_MAX_DELIVERIES", { ...required, WORKER_MAX_DELIVERIES: "0" }],
     ["WORKER_SHUTDOWN_TIMEOUT_MS", { ...required, WORKER_SHUTDOWN_TIMEOUT_MS: "forever" }],
     ["WORKER_CONSUMER", { ...required, WORKER_CONSUMER: "two words" }],
-    ["WORKER_METRICS_PORT", { ...required, WORKER_METRICS_PORT: "70000" }]
+    ["WORKER_METRICS_PORT", { ...required, WORKER_METRICS_PORT: "70000" }],
+    ["PARTITIONS", { ...required, PARTITIONS: "0" }],
+    ["PARTITIONS", { ...required, PARTITIONS: "2000" }],
+    ["PARTITIONS", { ...required, PARTITIONS: "four" }],
+    ["REDIS_CLUSTER_NODES", { ...required, REDIS_CLUSTER_NODES: "127.0.0.1" }],
+    ["REDIS_CLUSTER_NODES", { ...required, REDIS_CLUSTER_NODES: "a:1,b:99999" }]
   ]
   for (const [name, env] of bad) {
     it.effect(`a bad ${name} (${JSON.stringify(env[name] ?? "missing")}) fails naming it`, () =>
@@ -93,6 +102,17 @@ describe("WorkerConfig", () => {
       })
     )
   }
+
+  it.effect("REDIS_CLUSTER_NODES stands in for REDIS_URL", () =>
+    Effect.gen(function* () {
+      const config = yield* parse({
+        DATABASE_URL: required.DATABASE_URL,
+        REDIS_CLUSTER_NODES: "10.0.0.1:7000, 10.0.0.2:7001"
+      })
+      assert.deepStrictEqual(config.clusterNodes, ["10.0.0.1:7000", "10.0.0.2:7001"])
+      assert.isTrue(Option.isNone(config.redisUrl))
+    })
+  )
 
   it.effect("a rejected URL is not echoed (it may hold a password)", () =>
     Effect.gen(function* () {
@@ -134,8 +154,10 @@ describe("WorkerConfig", () => {
       assert.include(text, name)
       assert.include(text, `[default: ${fallback}]`)
     }
-    assert.strictEqual(variables.length, 15)
+    assert.strictEqual(variables.length, 17)
     assert.include(text, "LOG_LEVEL")
+    assert.include(text, "PARTITIONS")
+    assert.include(text, "REDIS_CLUSTER_NODES")
     assert.match(text, /WORKER_BATCH_SIZE +entries read and committed per transaction \(1-10000\) \[default: 500\]/)
   })
 })

@@ -20,8 +20,10 @@ import { startWorkers } from "../System.ts"
 
 /** The stream key of the run (the private Redis holds nothing else). */
 const STREAM_KEY = "chaos:events"
-// The stream's names, as @agg/storage's StreamKeys builds them for STREAM_KEY (partition 0, default group).
-const STREAM = `{${STREAM_KEY}:p0}:stream`
+// The names, as @agg/storage's StreamKeys builds them for STREAM_KEY: partition i's stream, the recorded partition
+// count, the default group.
+const streamOf = (partition: number) => `{${STREAM_KEY}:p${partition}}:stream`
+const PARTITION_COUNT = `{${STREAM_KEY}}:partitions`
 const GROUP = `${STREAM_KEY}:workers`
 
 /** A running system: servers, api, workers, and a way to look at the consumer group. */
@@ -127,15 +129,22 @@ export const startSystem = async (options: {
     api,
     databaseUrl,
     workers: () => running.filter(isRunning),
+    // Summed over every partition of the log.
     group: async () => {
-      const consumers = (await admin.xInfoConsumers(STREAM, GROUP)) as unknown as Array<{
-        readonly name: string
-        readonly pending: number
-      }>
-      return {
-        pending: new Map(consumers.filter((c) => c.pending > 0).map((c) => [c.name, c.pending])),
-        consumers: new Set(consumers.map((c) => c.name))
+      const count = Number((await admin.get(PARTITION_COUNT)) ?? 1)
+      const pending = new Map<string, number>()
+      const names = new Set<string>()
+      for (let i = 0; i < count; i++) {
+        const consumers = (await admin.xInfoConsumers(streamOf(i), GROUP)) as unknown as Array<{
+          readonly name: string
+          readonly pending: number
+        }>
+        for (const c of consumers) {
+          names.add(c.name)
+          if (c.pending > 0) pending.set(c.name, (pending.get(c.name) ?? 0) + c.pending)
+        }
       }
+      return { pending, consumers: names }
     },
     servers: { postgres, redis },
     addWorker,

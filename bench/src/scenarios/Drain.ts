@@ -4,13 +4,14 @@
  * duplicate_dropped == events`), then verified exactly against the sequence's known counts and the stored rows.
  *
  * - queued: api (REDIS_URL + DATABASE_URL) → Redis Stream → N worker processes → PostgreSQL, in a fresh database
- *   and stream key;
+ *   and stream key, with the log split into `partitions` (PARTITIONS, given to the api and every worker alike) and,
+ *   when asked, a WORKER_BATCH_SIZE for the workers;
  * - embedded: api alone with PGlite in a temporary DATA_DIR (each request committed before the answer, group
  *   commit across concurrent requests), so the drain ends with the last answer.
  *
  * Alongside: peak RSS of the api and each worker during the drain (VmHWM, restarted when publishing starts so
  * start-up does not count), CPU per process group, PostgreSQL wait events, commits and deadlocks of the run's
- * database.
+ * database, WAL written, and Redis memory in use beside the entries the run's streams held (queued).
  *
  * @remarks Fails the scenario (throws) on a non-2xx publish or when processing stalls for `stallSeconds`; a
  * count mismatch is reported in `mismatches`, not thrown, so the run still writes its results.
@@ -24,13 +25,24 @@ import { type ApiClient, quantile } from "../ApiClient.ts"
 import { type Child, peakRss, resetPeakRss, stop } from "../Children.ts"
 import type { EventSequence } from "../Events.ts"
 import { createDatabase, createStream, type Servers } from "../Isolation.ts"
-import { type CpuBreakdown, type PgActivity, sampleCpu, samplePg } from "../Sampler.ts"
+import {
+  type CpuBreakdown,
+  type PgActivity,
+  type RedisMemory,
+  sampleCpu,
+  samplePg,
+  sampleRedisMemory
+} from "../Sampler.ts"
 import { startApi, startWorkers } from "../System.ts"
 
 export interface DrainResult {
   readonly name: string
   readonly mode: "queued" | "embedded"
   readonly workers: number
+  /** PARTITIONS given to the api and workers (queued); absent for embedded drains. */
+  readonly partitions?: number
+  /** WORKER_BATCH_SIZE given to the workers; absent when they ran with the inherited setting. */
+  readonly workerBatchSize?: number
   readonly events: number
   readonly unique: number
   readonly duplicates: number
@@ -53,6 +65,8 @@ export interface DrainResult {
   readonly deadlocks: number | null
   readonly cpu: CpuBreakdown
   readonly pg: PgActivity | null
+  /** Redis memory over the drain (queued); null for embedded drains, which use no Redis. */
+  readonly redis: RedisMemory | null
 }
 
 export interface DrainOptions {
@@ -157,23 +171,45 @@ const publishAndDrain = async (client: ApiClient, options: DrainOptions, embedde
   }
 }
 
+/**
+ * The streams of a deployment's partitions, `{<STREAM_KEY>:p<i>}:stream` (the layout of the storage package's
+ * `StreamKeys`, which the bench does not depend on; docs/design.md, "Redis key layout").
+ */
+const partitionStreams = (streamKey: string, partitions: number): Array<string> =>
+  Array.from({ length: partitions }, (_, i) => `{${streamKey}:p${i}}:stream`)
+
+/** What one queued drain runs: worker replicas, log partitions and, optionally, the workers' batch size. */
+export interface QueuedDrainOptions extends DrainOptions {
+  readonly workers: number
+  readonly partitions: number
+  readonly workerBatchSize?: number | undefined
+}
+
 /** api (queued) → Redis → `workers` workers → PostgreSQL, in a fresh database and stream. */
-export const runQueuedDrain = async (options: DrainOptions & { readonly workers: number }): Promise<DrainResult> => {
-  const { servers, sequence, workers: count } = options
-  const label = `drain_q${count}`
+export const runQueuedDrain = async (options: QueuedDrainOptions): Promise<DrainResult> => {
+  const { servers, sequence, workers: count, partitions, workerBatchSize } = options
+  const batch = workerBatchSize === undefined ? "" : `b${workerBatchSize}`
+  const label = `drain_p${partitions}_w${count}${batch === "" ? "" : `_${batch}`}`
+  // process names start with "api"/"worker" (the reports group peak RSS by that) and carry the run's settings
+  const tag = `p${partitions}-${count}w${batch === "" ? "" : `-${batch}`}`
+  const partitionEnv = { PARTITIONS: String(partitions) }
+  const workerEnv =
+    workerBatchSize === undefined ? partitionEnv : { ...partitionEnv, WORKER_BATCH_SIZE: String(workerBatchSize) }
   const db = await createDatabase(servers, options.runId, label)
   const stream = createStream(servers, options.runId, label)
   const children: Array<Child> = []
+  let redisMemory: Awaited<ReturnType<typeof sampleRedisMemory>> | undefined
   const t0 = performance.now()
   try {
     // api and workers start side by side (each migrates under the migrator's lock); both must be ready
     const [apiStart, workersStart] = await Promise.allSettled([
       startApi({
-        name: `api-queued-${count}w`,
+        name: `api-queued-${tag}`,
         script: options.apiMain,
         nodeArgs: options.nodeArgs,
         config: { mode: "queued", databaseUrl: db.url, redisUrl: servers.redisUrl, streamKey: stream.key },
-        profileDir: options.profileDir
+        profileDir: options.profileDir,
+        env: partitionEnv
       }),
       startWorkers({
         count,
@@ -183,7 +219,8 @@ export const runQueuedDrain = async (options: DrainOptions & { readonly workers:
         redisUrl: servers.redisUrl,
         streamKey: stream.key,
         profileDir: options.profileDir,
-        namePrefix: `worker-${count}w`
+        env: workerEnv,
+        namePrefix: `worker-${tag}`
       })
     ])
     if (apiStart.status === "fulfilled") children.push(apiStart.value.child)
@@ -192,8 +229,11 @@ export const runQueuedDrain = async (options: DrainOptions & { readonly workers:
     if (workersStart.status === "rejected") throw workersStart.reason
     const api = apiStart.value
     const workers = workersStart.value
-    options.log(`  api and ${count} worker(s) ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    options.log(
+      `  api and ${count} worker(s) (PARTITIONS=${partitions}) ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`
+    )
     const pg = await samplePg(servers.postgresUrl, db.name)
+    redisMemory = await sampleRedisMemory(servers.redisUrl, partitionStreams(stream.key, partitions))
     const cpu = sampleCpu({
       api: { pids: () => [api.child.pid] },
       workers: { pids: () => workers.map((w) => w.pid) },
@@ -206,6 +246,7 @@ export const runQueuedDrain = async (options: DrainOptions & { readonly workers:
     const run = await publishAndDrain(api.client, options, false)
     const cpuBreakdown = cpu.stop()
     await pg.pause()
+    const redis = await redisMemory.stop()
     const rss: Record<string, number> = {}
     for (const child of [api.child, ...workers]) rss[child.name] = peakRss(child.pid) ?? 0
     api.client.close()
@@ -214,17 +255,24 @@ export const runQueuedDrain = async (options: DrainOptions & { readonly workers:
     const storedRows = await countStoredRows(db.url)
     const mismatches = checkCounts(run.stats, sequence, storedRows)
     return {
-      name: `queued, ${count} worker${count > 1 ? "s" : ""}`,
+      name:
+        `queued, ${count} worker${count > 1 ? "s" : ""}, ${partitions} partition${partitions > 1 ? "s" : ""}` +
+        (workerBatchSize === undefined ? "" : `, WORKER_BATCH_SIZE=${workerBatchSize}`),
       mode: "queued",
       workers: count,
+      partitions,
+      ...(workerBatchSize === undefined ? {} : { workerBatchSize }),
       ...figures(options, run, mismatches),
       storedRows,
       peakRss: rss,
       deadlocks: pgActivity.deadlocks,
       cpu: cpuBreakdown,
-      pg: pgActivity
+      pg: pgActivity,
+      redis
     }
   } finally {
+    // a drain that failed leaves the sampler running: close its connection (its figures are not wanted)
+    await redisMemory?.stop().catch(() => undefined)
     await Promise.all(children.map((child) => stop(child, 5_000)))
     await db.drop()
     await stream.cleanup()
@@ -289,7 +337,8 @@ export const runEmbeddedDrain = async (options: DrainOptions): Promise<DrainResu
       peakRss: rss,
       deadlocks: null,
       cpu: cpuBreakdown,
-      pg: null
+      pg: null,
+      redis: null
     }
   } finally {
     if (child !== undefined) await stop(child, 5_000)

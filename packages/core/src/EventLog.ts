@@ -7,6 +7,15 @@
  * killed process stops being alive by itself). `reclaim` only takes over entries of consumers without a live mark,
  * so a slow but live consumer never has its work taken away however long one batch takes.
  *
+ * Partitions: the log is split into a fixed number of partitions (1 unless configured; see `Partitioning`), each
+ * its own stream with its own entry ids, pending lists and dead-letter store. An event goes to the partition of its
+ * topic, so the events of one topic stay in append order; there is no order across partitions. Consumers split the
+ * partitions among themselves: at each `heartbeat` a consumer's share is computed from the live consumers at that
+ * moment (`Partitioning.share`), and `read` and the reclaiming of dead consumers' entries keep to it. A consumer
+ * that never sent a heartbeat owns every partition. Ownership only spreads the work: when a consumer dies, its
+ * partitions pass to the others at their next heartbeat, together with its pending entries (reclaimed by the new
+ * owner), so nothing depends on it for correctness.
+ *
  * Dead letters: entries that must not be committed are moved aside (`deadLetter`), where they can be listed
  * (`deadLetters`), appended back once their cause is fixed (`redrive`) or removed for good (`discard`). Every
  * entry ever appended is, at a quiet point, in exactly one place: processed (committed or dropped as a
@@ -86,9 +95,11 @@ export interface LogStats {
 }
 
 /**
- * One consumer of the group as the broker lists it: entries delivered to it and not yet acknowledged
- * (`pending`), milliseconds since it last read or claimed (`idleMs`), and whether it holds a live `heartbeat`
- * mark (`alive`; a consumer without one is reclaimed from and, once it holds nothing, removed).
+ * One consumer of the group as the broker lists it, over all partitions: entries delivered to it and not yet
+ * acknowledged (`pending`, summed), milliseconds since it last read or claimed in any partition (`idleMs`, the
+ * least; 0 for a live consumer that has not read yet), whether it holds a live `heartbeat` mark (`alive`; a consumer
+ * without one is reclaimed from and, once it holds nothing, removed) and the partitions it owns given the consumers
+ * alive now (`partitions`, ascending; empty for a consumer that is not alive).
  * @category models
  */
 export interface ConsumerInfo {
@@ -96,16 +107,21 @@ export interface ConsumerInfo {
   readonly pending: number
   readonly idleMs: number
   readonly alive: boolean
+  readonly partitions: ReadonlyArray<number>
 }
 
-/** How many entries a dead-letter store holds unless configured otherwise. @category models */
+/** How many entries a dead-letter store (one per partition) holds unless configured otherwise. @category models */
 export const defaultDeadLetterCap = 100_000
 
 /**
- * One entry of the dead-letter store: its own id there (`<ms>-<seq>`, rising in arrival order: the paging cursor
- * and what `redrive`/`discard` take), where the entry was (`entry`), why and after how many deliveries (0 when
+ * One entry of a dead-letter store: its id (the paging cursor and what `redrive`/`discard` take), where the entry
+ * was (`entry`), why and after how many deliveries (0 when
  * unknown) it was moved, when (ISO), and its content: the event, the raw fields (values base64) of an entry that
  * does not decode, or `Lost` when the entry had vanished from the stream before it could be copied.
+ *
+ * The id is the entry's id in its partition's store, `<ms>-<seq>` (rising in arrival order within the partition),
+ * followed by `-<partition>` for partitions other than 0 (`Partitioning.deadLetterId`): a log with one partition has
+ * plain stream ids.
  * @category models
  */
 export interface DeadLetterEntry {
@@ -120,7 +136,11 @@ export interface DeadLetterEntry {
     | { readonly _tag: "Lost" }
 }
 
-/** A page of the dead-letter store, oldest first; `nextAfter`: the last id, or the query's `after`. @category models */
+/**
+ * A page of the dead letters of all partitions, in `Partitioning.compareDeadLetterIds` order (oldest first within a
+ * partition); `nextAfter`: the last id, or the query's `after` (`"0-0"` without one).
+ * @category models
+ */
 export interface DeadLetterPage {
   readonly entries: ReadonlyArray<DeadLetterEntry>
   readonly nextAfter: string
@@ -164,22 +184,37 @@ export class EventLogError extends Schema.TaggedError<EventLogError>()("EventLog
 export class EventLog extends Context.Service<
   EventLog,
   {
-    /** Append the events, one entry each, and add their number to `received`, all in one atomic step. */
+    /**
+     * Append the events, one entry each, to the partition of each one's topic (in the given order within a
+     * partition), and add their number to `received`: one atomic step per partition. Where partitions live on
+     * different servers a failure may leave some of them appended; the caller's retry then appends those events
+     * again, duplicates the store drops.
+     */
     readonly append: (events: ReadonlyArray<Event>) => Effect.Effect<void, EventLogError>
     /**
      * Read up to `count` never-delivered entries for `consumer`, waiting up to `block` for the first one;
-     * an empty array when none arrived. The entries become pending for that consumer.
+     * an empty array when none arrived. The entries become pending for that consumer. Only partitions of its share
+     * as of its last `heartbeat` are read (every partition when it never sent one), partition by partition from a
+     * starting point that moves on with every read, so no partition is starved; a consumer that owns nothing
+     * waits `block` and gets nothing.
      */
     readonly read: (
       consumer: string,
       options: { readonly count: number; readonly block: Duration.Duration }
     ) => Effect.Effect<ReadonlyArray<LogEntry>, EventLogError>
-    /** Acknowledge entries: they leave the pending list for good. Unknown or already acked entries are ignored. */
+    /**
+     * Acknowledge entries: they leave the pending list of their stream for good. Unknown or already acked entries,
+     * and entries of streams the log does not have, are ignored.
+     */
     readonly ack: (entries: ReadonlyArray<EntryRef>) => Effect.Effect<void, EventLogError>
     /**
      * Mark `consumer` alive for `ttl` from now (replacing its previous mark). A consumer refreshes it well inside
      * the ttl for as long as it runs and before its first `read`; once the mark has expired the consumer counts as
      * dead. Consumers that never called it (other versions, tests) count as dead too.
+     *
+     * It also recomputes `consumer`'s share of the partitions from the consumers alive at this moment
+     * (`Partitioning.share`); `read` and `reclaim` use the share of the last heartbeat, so partitions move between
+     * consumers only at heartbeats.
      */
     readonly heartbeat: (consumer: string, ttl: Duration.Duration) => Effect.Effect<void, EventLogError>
     /**
@@ -188,51 +223,61 @@ export class EventLog extends Context.Service<
      * comes back with its delivery count, this delivery included. Entries of live consumers are never taken.
      * Dead consumers left with nothing pending are removed from the group on the way (for good: a consumer that
      * was only late reappears with its next read). Fewer than `count` entries means no more are reclaimable now.
+     * Dead consumers' entries are taken only from partitions of `consumer`'s share (all of them when it never sent
+     * a heartbeat), and dead consumers are removed only there: each partition's new owner picks up what the last
+     * one left.
      *
      * With `own`, `consumer`'s own entries idle past `own.minIdle` whose `refKey` is not in `own.held` (the entries
      * it has in hand) are taken back first: deliveries whose reply never reached it (the broker delivered them, then
      * the connection dropped before the answer arrived). Only the consumer knows what it holds, so only it can
-     * tell these from a slow batch.
+     * tell these from a slow batch. They are taken back from every partition, owned or not.
      */
     readonly reclaim: (
       consumer: string,
       options: ReclaimOptions
     ) => Effect.Effect<ReadonlyArray<LogEntry>, EventLogError>
     /**
-     * Move an entry to the dead-letter store with the reason and its delivery count, and acknowledge it, in one
-     * atomic step. It is counted in `deadLettered` and never delivered again (unless redriven). The store is
-     * capped: when it is full, its oldest entries are dropped in the same step and counted in `discarded`.
+     * Move an entry to its partition's dead-letter store with the reason and its delivery count, and acknowledge
+     * it, in one atomic step. It is counted in `deadLettered` and never delivered again (unless redriven). Each
+     * partition's store is capped on its own: when it is full, its oldest entries are dropped in the same step and
+     * counted in `discarded`. An entry that is not pending (acked, already moved, or of a stream the log does not
+     * have) is left alone.
      */
     readonly deadLetter: (entry: LogEntry, reason: string) => Effect.Effect<void, EventLogError>
     /**
-     * A page of the dead-letter store: up to `limit` entries with ids after `after` (from the oldest without it).
+     * A page of the dead letters of all partitions, merged in `Partitioning.compareDeadLetterIds` order: up to
+     * `limit` entries with ids after `after` (from the first without it). `after` may name a partition the log
+     * does not have (it is only a position); one that is not a dead-letter id fails, not retryable.
      */
     readonly deadLetters: (query: {
       readonly after?: string
       readonly limit: number
     }) => Effect.Effect<DeadLetterPage, EventLogError>
     /**
-     * Append dead-lettered entries back to the log, each as a new never-delivered entry with its original fields,
-     * and remove them from the dead-letter store: per entry in one atomic step, so an entry is never both or
+     * Append dead-lettered entries back to the log, each as a new never-delivered entry with its original fields in
+     * its own partition, and remove them from the dead-letter store: per entry in one atomic step, so an entry is never both or
      * neither. `deadLettered` goes down and `lag` up by one each; `received` stays (the events were counted when
      * first appended). An entry that fails again is dead-lettered again (a new id), like any other. `"all"`: every
-     * entry in the store when the call starts (those dead-lettered meanwhile stay).
+     * entry in the stores of all partitions when the call starts (those dead-lettered meanwhile stay). An id that
+     * is malformed or names a partition the log does not have is `missing`.
      */
     readonly redrive: (ids: ReadonlyArray<string> | "all") => Effect.Effect<DeadLetterOutcome, EventLogError>
     /**
      * Remove dead-lettered entries for good: `deadLettered` goes down and `discarded` up by one each, atomically
-     * per entry (`"all"`: the whole store in one step). `skipped` is always empty.
+     * per entry (`"all"`: each partition's whole store in one step). `skipped` is always empty. Ids are taken as by
+     * `redrive`.
      */
     readonly discard: (ids: ReadonlyArray<string> | "all") => Effect.Effect<DeadLetterOutcome, EventLogError>
-    /** The current figures. */
+    /** The current figures, summed over the partitions. */
     readonly stats: Effect.Effect<LogStats, EventLogError>
     /**
-     * The group's consumers by name, for monitoring: read-only (nothing is claimed, removed or refreshed), a few
-     * commands however much is pending.
+     * The group's consumers by name (ascending), for monitoring: one row per consumer over all partitions, those
+     * that read or claimed and were not removed and those holding a live mark; read-only (nothing is claimed,
+     * removed or refreshed), a few commands per partition however much is pending.
      */
     readonly consumers: Effect.Effect<ReadonlyArray<ConsumerInfo>, EventLogError>
     /**
-     * Per stream, the lowest entry id that can still be delivered (again): the oldest pending entry, or, when none
+     * Per stream (one per partition), the lowest entry id that can still be delivered (again): the oldest pending entry, or, when none
      * is pending, the id right after the last one delivered. Every entry below it is acknowledged for good, so a
      * store may forget that it committed them (`EventStore.forget`). A stream nothing was delivered from yet is
      * left out.

@@ -2,7 +2,7 @@
  * The dead-letter API's shapes, as valibot schemas with the type of the same name: `DeadLetter` (one entry as
  * GET /dead-letters lists it), `DeadLettersPage`, the request body of redrive and bulk discard
  * (`DeadLetterSelection`, parsed by `parseDeadLetterSelection`), their answers (`RedriveReply`, `DiscardReply`),
- * and the query parameters of the listing (`parseDeadLetterQuery`). Dead-letter ids are stream ids `<ms>-<seq>`.
+ * and the query parameters of the listing (`parseDeadLetterQuery`). Dead-letter ids are stream ids `<ms>-<seq>`, followed by `-<p>` for the log's partitions after the first.
  *
  * Checks shapes only; does not know where dead letters live or what redriving does (see core's `EventLog`).
  */
@@ -11,8 +11,13 @@ import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./EventQuery.ts"
 import { type Problem, toProblems } from "./Issues.ts"
 import { count, described, object, page, payload, text } from "./Shapes.ts"
 
-/** A dead-letter id: a stream id `<ms>-<seq>`, both decimal. @category models */
-export const DEAD_LETTER_ID = /^[0-9]{1,20}-[0-9]{1,20}$/
+/**
+ * A dead-letter id: the stream id `<ms>-<seq>` in its partition's dead-letter store, then `-<p>` for partition p
+ * from 1 to 1023, the highest a log can have (decimal, no leading zero); partition 0's ids carry no suffix. Group 1 is the stream id, group 2 the
+ * partition when given.
+ * @category models
+ */
+export const DEAD_LETTER_ID = /^([0-9]{1,20}-[0-9]{1,20})(?:-([1-9][0-9]{0,2}|10[01][0-9]|102[0-3]))?$/
 
 /** Most ids one redrive or discard request may name. @category models */
 export const MAX_SELECTED_IDS = 1000
@@ -25,7 +30,10 @@ const ids = (name: string, description: string) =>
  * @category models
  */
 export const DeadLetter = object("dead letter", {
-  id: described(text("id"), "The dead-letter id (`<ms>-<seq>`): the cursor, and what redrive and discard take."),
+  id: described(
+    text("id"),
+    "The dead-letter id (`<ms>-<seq>`, then `-<p>` for partition p ≥ 1): the cursor, and what redrive and discard take."
+  ),
   stream: described(text("stream"), "The stream the entry was read from."),
   entry_id: described(text("entry_id"), "The entry's id in that stream when it was dead-lettered."),
   reason: described(text("reason"), "Why it was dead-lettered."),
@@ -86,7 +94,7 @@ const selectedIds = v.pipe(
   v.array(
     v.pipe(
       text("id"),
-      v.regex(DEAD_LETTER_ID, "id must be a dead-letter id <ms>-<seq>"),
+      v.regex(DEAD_LETTER_ID, "id must be a dead-letter id <ms>-<seq>[-<partition>]"),
       v.metadata({ pattern: DEAD_LETTER_ID.source })
     ),
     "ids must be an array"
@@ -145,7 +153,10 @@ export const parseDeadLetterQuery = (
   }
   const after = params.get("after") ?? undefined
   if (after !== undefined && !DEAD_LETTER_ID.test(after))
-    problem("after", `after must be a dead-letter id <ms>-<seq> (got ${JSON.stringify(after.slice(0, 50))})`)
+    problem(
+      "after",
+      `after must be a dead-letter id <ms>-<seq>[-<partition>] (got ${JSON.stringify(after.slice(0, 50))})`
+    )
   const rawLimit = params.get("limit")
   const limit = rawLimit === null ? DEFAULT_PAGE_LIMIT : DIGITS.test(rawLimit) ? Number(rawLimit) : Number.NaN
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT)

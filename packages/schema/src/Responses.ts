@@ -207,6 +207,10 @@ export const ConsumerItem = object("consumer", {
   alive: described(
     v.boolean("alive must be a boolean"),
     "Whether it holds a live heartbeat mark (without one its entries are reclaimed by the others)."
+  ),
+  partitions: described(
+    list("partitions", count("partition")),
+    "The log partitions it owns now (reads from), computed from the live consumers; empty when it is not alive."
   )
 })
 /** @category models */

@@ -43,7 +43,7 @@ const waitUntil = <E>(label: string, probe: Effect.Effect<boolean, E>, timeoutMs
 /** A log on `url`, a raw client, the memory store, and the helpers the tests share. */
 const setup = (url: string, streamKey: string) =>
   Effect.gen(function* () {
-    const { log, keys } = yield* RedisEventLog.makeScoped({ url, streamKey })
+    const { log, keys } = yield* RedisEventLog.makeScoped({ url, streamKey, partitions: 1 })
     const raw = yield* Effect.acquireRelease(
       Effect.promise(() =>
         createClient({ url, RESP: 2 })
@@ -69,13 +69,18 @@ describeWithServices("Consumer liveness on Redis", [redis], () => {
   let n = 0
   const freshKey = () => `${prefix.prefix}:l${++n}`
 
-  it.live("heartbeat keys: {S}:consumer:<name>, alive until the ttl passes, removable", () =>
+  it.live("heartbeat keys: {S}:consumer:<name>, listed in {S}:consumers, alive until the ttl passes, removable", () =>
     Effect.gen(function* () {
       const s = yield* setup(prefix.url, freshKey())
-      const liveness = Liveness.make(s.raw, s.keys.consumer)
-      yield* Effect.promise(() => liveness.beat("a", Duration.seconds(30)))
+      const liveness = Liveness.make(s.raw, s.keys.consumer, s.keys.consumers)
       yield* Effect.promise(() => liveness.beat("b", Duration.millis(200)))
+      yield* Effect.promise(() => liveness.beat("a", Duration.seconds(30)))
       assert.deepStrictEqual([...(yield* Effect.promise(() => liveness.alive(["a", "b", "c"])))], ["a", "b"])
+      assert.deepStrictEqual(yield* Effect.promise(() => liveness.live()), ["a", "b"], "sorted")
+      assert.deepStrictEqual((yield* Effect.promise(() => s.raw.sMembers(`{${s.keys.streamKey}}:consumers`))).sort(), [
+        "a",
+        "b"
+      ])
       const ttl = yield* Effect.promise(() => s.raw.pTTL(`{${s.keys.streamKey}}:consumer:a`))
       assert.isTrue(ttl > 29_000 && ttl <= 30_000, `ttl ${ttl}`)
       yield* waitUntil(
@@ -83,8 +88,11 @@ describeWithServices("Consumer liveness on Redis", [redis], () => {
         Effect.promise(async () => !(await liveness.alive(["b"])).has("b")),
         5_000
       )
+      assert.deepStrictEqual(yield* Effect.promise(() => liveness.live()), ["a"], "an expired member leaves the list")
+      assert.deepStrictEqual(yield* Effect.promise(() => s.raw.sMembers(`{${s.keys.streamKey}}:consumers`)), ["a"])
       yield* Effect.promise(() => liveness.remove(["a"]))
       assert.strictEqual((yield* Effect.promise(() => liveness.alive(["a"]))).size, 0)
+      assert.deepStrictEqual(yield* Effect.promise(() => liveness.live()), [])
     }).pipe(Effect.scoped)
   )
 
@@ -160,7 +168,7 @@ describeWithServices("Consumer liveness across a Redis restart", [redis], () => 
     () =>
       Effect.gen(function* () {
         const s = yield* setup(server().url, "liveness:restart")
-        const liveness = Liveness.make(s.raw, s.keys.consumer)
+        const liveness = Liveness.make(s.raw, s.keys.consumer, s.keys.consumers)
         yield* s.log.append(events(3))
         // "x" is a live consumer: a fiber of its own beats every 500 ms (ttl 2 s) while `beating`.
         let beating = true

@@ -26,6 +26,7 @@ describeWithServices("RedisEventLog dead letters", [redis], () => {
       const log = yield* RedisEventLog.makeScoped({
         url: keys.url,
         streamKey: `${keys.prefix}:d${++n}`,
+        partitions: 1,
         ...(deadLetterCap === undefined ? {} : { deadLetterCap })
       })
       const raw = yield* Effect.acquireRelease(

@@ -132,7 +132,16 @@ describe("StreamKeys", () => {
         }
       }
     }
-    assert.strictEqual(owner.size, streamKeys.length * 12 * 4)
+    // The deployment-wide keys: never a partition's, never another deployment's, all on the deployment's tag.
+    for (const streamKey of streamKeys) {
+      const keys = StreamKeys.make(streamKey)
+      for (const key of [keys.partitionCount, keys.consumers, keys.consumer("a"), keys.consumer("p0}:stream")]) {
+        assert.isUndefined(owner.get(key), `${key} belongs to ${owner.get(key)} and to ${streamKey}`)
+        owner.set(key, streamKey)
+        assert.isTrue(key.startsWith(`{${streamKey}}:`), key)
+      }
+    }
+    assert.strictEqual(owner.size, streamKeys.length * (12 * 4 + 4))
     // The old layout's clash: STREAM_KEY a's counter was STREAM_KEY a:received's stream.
     assert.strictEqual(StreamKeys.make("a").legacy.received, StreamKeys.make("a:received").legacy.stream)
   })

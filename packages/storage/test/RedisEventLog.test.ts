@@ -3,7 +3,7 @@
 // entries only, idempotent group creation, a killed connection, entries' streams and acks by stream, the scripts
 // after SCRIPT FLUSH, deployments that overlapped in the old key layout, the refusal to start beside that layout,
 // and layerConfig.
-import { EventLog } from "@agg/core"
+import { EventLog, Partitioning } from "@agg/core"
 import type { Event } from "@agg/schema"
 import { eventLogSuite } from "@agg/testing/EventLogSuite"
 import { checkRedis, describeWithServices, useRedisPrefix } from "@agg/testing/TestServices"
@@ -31,13 +31,19 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
   const freshKey = () => `${keys.prefix}:s${++n}`
 
   eventLogSuite(
+    "Redis Streams, one partition",
+    Layer.unwrap(Effect.sync(() => RedisEventLog.layer({ url: keys.url, streamKey: freshKey(), partitions: 1 })))
+  )
+  eventLogSuite(
     "Redis Streams",
-    Layer.unwrap(Effect.sync(() => RedisEventLog.layer({ url: keys.url, streamKey: freshKey() })))
+    Layer.unwrap(Effect.sync(() => RedisEventLog.layer({ url: keys.url, streamKey: freshKey(), partitions: 4 }))),
+    { partitions: 4 }
   )
 
-  // A fresh log plus a plain client for raw commands, both closed with the scope.
+  // A fresh one-partition log (these tests look at the mechanics of one stream) plus a plain client for raw
+  // commands, both closed with the scope.
   const setup = Effect.gen(function* () {
-    const log = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey: freshKey() })
+    const log = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey: freshKey(), partitions: 1 })
     const raw = yield* Effect.acquireRelease(
       Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
       (c) => Effect.sync(() => c.destroy())
@@ -272,10 +278,10 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
   it.live("creating the group again (a second process) keeps the pending entries", () =>
     Effect.gen(function* () {
       const streamKey = freshKey()
-      const a = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey })
+      const a = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey, partitions: 1 })
       yield* a.log.append([event(1)])
       yield* a.log.read("c1", short)
-      const b = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey })
+      const b = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey, partitions: 1 })
       assert.deepStrictEqual(yield* b.log.stats, { received: 1, lag: 0, pending: 1, deadLettered: 0, discarded: 0 })
     }).pipe(Effect.scoped)
   )
@@ -300,7 +306,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         Effect.gen(function* () {
           const log = yield* EventLog.EventLog
           return yield* log.read("c1", { count: 1, block: Duration.seconds(30) })
-        }).pipe(Effect.provide(RedisEventLog.layer({ url: keys.url, streamKey })))
+        }).pipe(Effect.provide(RedisEventLog.layer({ url: keys.url, streamKey, partitions: 1 })))
       )
       yield* names().pipe(
         Effect.flatMap((n) => (n.length === 2 ? Effect.succeed(n) : Effect.fail("not connected yet" as const))),
@@ -535,7 +541,62 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("layerConfig reads REDIS_URL and STREAM_KEY; a bad STREAM_KEY fails with the StreamKeys message", () =>
+  it.live("the first process records the partition count; others adopt it, and another PARTITIONS is refused", () =>
+    Effect.gen(function* () {
+      const streamKey = freshKey()
+      const k = StreamKeys.make(streamKey)
+      const raw = yield* Effect.acquireRelease(
+        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
+        (c) => Effect.sync(() => c.destroy())
+      )
+      const first = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey, partitions: 3 })
+      assert.strictEqual(first.partitions, 3)
+      assert.strictEqual(yield* Effect.promise(() => raw.get(k.partitionCount)), "3")
+      const adopted = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey })
+      assert.strictEqual(adopted.partitions, 3, "unset adopts the recorded count")
+      const error = yield* Effect.flip(RedisEventLog.makeScoped({ url: keys.url, streamKey, partitions: 4 }))
+      assert.isFalse(error.retryable)
+      assert.include(error.message, "PARTITIONS=4")
+      assert.include(error.message, "created with 3 partitions")
+      assert.strictEqual(yield* Effect.promise(() => raw.get(k.partitionCount)), "3", "the record is untouched")
+      // Events of all topics still land where the recorded count puts them.
+      const topics = Array.from({ length: 12 }, (_, i) => `count.t${i}`)
+      yield* adopted.log.append(topics.map((topic) => ({ ...event(1), topic })))
+      for (const topic of topics) {
+        const stream = k.partition(Partitioning.partitionOf(topic, 3)).stream
+        const entries = yield* Effect.promise(() => raw.xRange(stream, "-", "+"))
+        assert.isTrue(
+          (entries ?? []).some((e) => JSON.parse(e.message.e ?? "{}").topic === topic),
+          `${topic} in ${stream}`
+        )
+      }
+      assert.strictEqual((yield* adopted.log.stats).received, 12)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a deployment made before partition counts were recorded has one partition", () =>
+    Effect.gen(function* () {
+      const streamKey = freshKey()
+      const k = StreamKeys.make(streamKey)
+      const raw = yield* Effect.acquireRelease(
+        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
+        (c) => Effect.sync(() => c.destroy())
+      )
+      // What an earlier version left: the first partition's stream and no recorded count.
+      yield* Effect.promise(() => raw.xAdd(k.partition(0).stream, "*", RedisEntry.encode(event(1))))
+      const refused = yield* Effect.flip(RedisEventLog.makeScoped({ url: keys.url, streamKey, partitions: 8 }))
+      assert.include(refused.message, "created with 1 partition ")
+      const log = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey })
+      assert.strictEqual(log.partitions, 1)
+      const got = yield* log.log.read("c1", short)
+      assert.deepStrictEqual(
+        got.map((e) => e.stream),
+        [k.partition(0).stream]
+      )
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("layerConfig reads REDIS_URL, STREAM_KEY and PARTITIONS; a bad value fails naming it", () =>
     Effect.gen(function* () {
       const streamKey = freshKey()
       const withEnv = (env: Record<string, string>) => ConfigProvider.layer(ConfigProvider.fromUnknown(env))
@@ -545,13 +606,25 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
         return yield* log.read("c1", short)
       }).pipe(
         Effect.provide(
-          RedisEventLog.layerConfig().pipe(Layer.provide(withEnv({ REDIS_URL: keys.url, STREAM_KEY: streamKey })))
+          RedisEventLog.layerConfig().pipe(
+            Layer.provide(withEnv({ REDIS_URL: keys.url, STREAM_KEY: streamKey, PARTITIONS: "4" }))
+          )
         )
       )
       assert.deepStrictEqual(
         got.map((e) => e.stream),
-        [StreamKeys.make(streamKey).partition(0).stream]
+        [StreamKeys.make(streamKey).partition(Partitioning.partitionOf(event(1).topic, 4)).stream]
       )
+      const badCount = yield* Effect.flip(
+        Effect.void.pipe(
+          Effect.provide(
+            RedisEventLog.layerConfig().pipe(
+              Layer.provide(withEnv({ REDIS_URL: keys.url, STREAM_KEY: freshKey(), PARTITIONS: "0" }))
+            )
+          )
+        )
+      )
+      assert.include(String(badCount), "PARTITIONS")
       const error = yield* Effect.flip(
         Effect.void.pipe(
           Effect.provide(

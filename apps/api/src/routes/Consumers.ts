@@ -1,6 +1,6 @@
 /**
- * GET /consumers: the consumer group's members as the broker lists them, each with its pending count, idle time
- * and whether it holds a live heartbeat mark (the log's read-only `consumers`). In direct mode there is no log
+ * GET /consumers: the consumer group's members as the broker lists them, each with its pending count, idle time,
+ * whether it holds a live heartbeat mark and the partitions it owns (the log's read-only `consumers`). In direct mode there is no log
  * and no group: an empty list. Does not remove, claim or wake any consumer.
  */
 import { EventLog } from "@agg/core"
@@ -23,7 +23,13 @@ export const routes: ReadonlyArray<Route<never>> = [
         return json(200, {
           consumers: [...members]
             .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-            .map((c) => ({ name: c.name, pending: c.pending, idle_ms: c.idleMs, alive: c.alive }))
+            .map((c) => ({
+              name: c.name,
+              pending: c.pending,
+              idle_ms: c.idleMs,
+              alive: c.alive,
+              partitions: [...c.partitions]
+            }))
         } satisfies ConsumersBody)
       })
   }

@@ -41,7 +41,7 @@ describeWithServices("e2e: workers crashing under load", services, () => {
         const publishing = yield* publishInBackground(stack, workload)
         yield* progressed(stack, 1_000)
 
-        // Kill w1 while it holds entries it has read but not acknowledged (a batch in flight).
+        // Kill a worker while it holds entries it has read but not acknowledged (a batch in flight).
         yield* Effect.scoped(
           Effect.gen(function* () {
             const { orphaned } = yield* killWorkerHoldingBatch(stack)

@@ -30,20 +30,20 @@ describeWithServices("e2e: consumer liveness", services, () => {
         const stack = yield* startStack({ workers: 3, workerEnv })
         const workload = makeWorkload({ prefix: "lv", total: 12_000, duplicateRatio: 0.3, topics: 6, seed: 21 })
         const publishing = yield* Effect.forkChild(
-          // Paced (about 5 s in all), so entries keep arriving after the topic rows are locked: w1 is certain to
+          // Paced (about 5 s in all), so entries keep arriving after the topic rows are locked: a worker is certain to
           // read some and hold them, blocked in its commit, however fast the first 1,000 were stored.
           publishAll(stack.apiUrl, workload.events, { batch: 100, concurrency: 4, batchIntervalMs: 40 })
         )
         yield* progressed(stack, 1_000)
-        const { killedAt, orphaned } = yield* Effect.scoped(
+        const { name, killedAt, orphaned } = yield* Effect.scoped(
           Effect.gen(function* () {
             // Topic rows stay locked until this scope closes.
             const killed = yield* killWorkerHoldingBatch(stack)
             // The claim moves the entries even while the others' commits wait on the locked rows.
             yield* waitFor(
-              "w1's entries taken over",
+              `${killed.name}'s entries taken over`,
               pendingByConsumer(stack.redisUrl, stack.streamKey),
-              (p) => (p.get("w1") ?? 0) === 0,
+              (p) => (p.get(killed.name) ?? 0) === 0,
               { timeoutMs: 20_000, intervalMs: 50, context: stack.describe }
             )
             return killed
@@ -54,9 +54,9 @@ describeWithServices("e2e: consumer liveness", services, () => {
         // Heartbeat ttl (3 s) + one reclaim interval (1 s), plus scheduling noise on a busy machine.
         assert.isAtMost(movedAfter, 6_500, `taken over ${movedAfter} ms after the kill`)
         yield* waitFor(
-          "w1 removed from the group",
+          `${name} removed from the group`,
           consumerIdle(stack.redisUrl, stack.streamKey),
-          (idle) => !idle.has("w1"),
+          (idle) => !idle.has(name),
           { timeoutMs: 10_000, intervalMs: 100, context: stack.describe }
         )
         const metrics = yield* stack.workerMetrics

@@ -5,7 +5,6 @@
  * workers' own figures (WORKER_METRICS_PORT) agree, and their maintenance trims the acknowledged stream entries.
  */
 
-import { StreamKeys } from "@agg/storage"
 import { checkPostgres, checkRedis, describeWithServices } from "@agg/testing/TestServices"
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -14,7 +13,7 @@ import { waitFor } from "../utils/Http.ts"
 import { getStats, publishAll } from "../utils/Publish.ts"
 import { withServices } from "../utils/Services.ts"
 import { startStack } from "../utils/Stack.ts"
-import { pendingByConsumer, verifyStats, verifyStore, waitDrained, withRedis } from "../utils/Verify.ts"
+import { pendingByConsumer, streamLength, verifyStats, verifyStore, waitDrained } from "../utils/Verify.ts"
 
 const services = [await checkPostgres(), await checkRedis()]
 
@@ -54,7 +53,7 @@ describeWithServices("e2e: api + 3 workers on real PostgreSQL and Redis", servic
         // The workers' maintenance trims what every group acknowledged; the figures stay exact afterwards.
         yield* waitFor(
           "the acknowledged entries to be trimmed from the stream",
-          withRedis(stack.redisUrl, (r) => r.xLen(StreamKeys.make(stack.streamKey).partition(0).stream)),
+          streamLength(stack.redisUrl, stack.streamKey),
           (length) => length === 0,
           { timeoutMs: 30_000, intervalMs: 100, context: stack.describe }
         )

@@ -26,6 +26,11 @@ export interface StackOptions {
   readonly workerEnv?: Readonly<Record<string, string>>
   /** Extra environment for the api (e.g. ADMIN_API_KEYS). */
   readonly apiEnv?: Readonly<Record<string, string>>
+  /**
+   * Where every process finds Redis, replacing `REDIS_URL` of the test's Redis (e.g. `REDIS_CLUSTER_NODES` of a
+   * private cluster). The stream key stays the test's own.
+   */
+  readonly redisEnv?: Readonly<Record<string, string>>
 }
 
 /** A running api + workers. */
@@ -82,7 +87,7 @@ export const startStack = (
     const apiUrl = `http://127.0.0.1:${port}`
     const workerDbUrl = new URL(db.url)
     workerDbUrl.searchParams.set("application_name", WORKER_APPLICATION_NAME)
-    const shared = { REDIS_URL: redis.url, STREAM_KEY: streamKey }
+    const shared = { ...(options.redisEnv ?? { REDIS_URL: redis.url }), STREAM_KEY: streamKey }
 
     const processes: Array<Proc> = []
     const workers: Array<Proc> = []

@@ -166,29 +166,41 @@ export const withRedis = <A>(url: string, f: (client: ReturnType<typeof redisCli
 
 const redisClient = (url: string) => createClient({ url, RESP: 2 }).on("error", () => undefined)
 
-/** Entries pending per consumer, over every group of the log of STREAM_KEY `streamKey` (empty when none are pending). */
+/** The streams of every partition of the log of STREAM_KEY `streamKey`, as the deployment recorded its count. */
+export const partitionStreams = async (client: ReturnType<typeof redisClient>, streamKey: string) => {
+  const keys = StreamKeys.make(streamKey)
+  const count = Number((await client.get(keys.partitionCount)) ?? 1)
+  return Array.from({ length: count }, (_, i) => keys.partition(i).stream)
+}
+
+/** Entries pending per consumer, over every group and partition of the log (empty when none are pending). */
 export const pendingByConsumer = (redisUrl: string, streamKey: string) =>
   withRedis(redisUrl, async (client) => {
-    const stream = StreamKeys.make(streamKey).partition(0).stream
-    const groups = await client.xInfoGroups(stream)
     const pending = new Map<string, number>()
-    for (const group of groups) {
-      const consumers = await client.xInfoConsumers(stream, group.name)
-      for (const consumer of consumers)
-        if (consumer.pending > 0) pending.set(consumer.name, (pending.get(consumer.name) ?? 0) + consumer.pending)
-    }
+    for (const stream of await partitionStreams(client, streamKey))
+      for (const group of await client.xInfoGroups(stream))
+        for (const consumer of await client.xInfoConsumers(stream, group.name))
+          if (consumer.pending > 0) pending.set(consumer.name, (pending.get(consumer.name) ?? 0) + consumer.pending)
     return pending
   })
 
-/** Milliseconds since each consumer of the log's groups (STREAM_KEY `streamKey`) last read (XINFO CONSUMERS `idle`). */
+/** Milliseconds since each consumer of the log's groups last read (XINFO CONSUMERS `idle`, least over partitions). */
 export const consumerIdle = (redisUrl: string, streamKey: string) =>
   withRedis(redisUrl, async (client) => {
     const idle = new Map<string, number>()
-    const stream = StreamKeys.make(streamKey).partition(0).stream
-    for (const group of await client.xInfoGroups(stream))
-      for (const consumer of await client.xInfoConsumers(stream, group.name))
-        idle.set(consumer.name, Math.min(idle.get(consumer.name) ?? Number.POSITIVE_INFINITY, consumer.idle))
+    for (const stream of await partitionStreams(client, streamKey))
+      for (const group of await client.xInfoGroups(stream))
+        for (const consumer of await client.xInfoConsumers(stream, group.name))
+          idle.set(consumer.name, Math.min(idle.get(consumer.name) ?? Number.POSITIVE_INFINITY, consumer.idle))
     return idle
+  })
+
+/** Entries in the streams of every partition of the log. */
+export const streamLength = (redisUrl: string, streamKey: string) =>
+  withRedis(redisUrl, async (client) => {
+    let length = 0
+    for (const stream of await partitionStreams(client, streamKey)) length += await client.xLen(stream)
+    return length
   })
 
 /**
@@ -212,25 +224,29 @@ export const lockTopics = (url: string): Effect.Effect<number, InvariantViolated
 
 /**
  * With the topic rows locked (until the caller's scope closes, so the worker cannot finish the batch it holds
- * between the check and the kill), wait until the first worker (w1) holds unacknowledged entries, then SIGKILL it.
- * Returns when it was killed and how many entries it left pending.
+ * between the check and the kill), wait until a running worker holds unacknowledged entries (the first in start
+ * order that does: with partitions, a worker whose share holds no busy topic may hold nothing), then SIGKILL it.
+ * Returns its consumer name, when it was killed and how many entries it left pending.
  */
 export const killWorkerHoldingBatch = (stack: Stack) =>
   Effect.gen(function* () {
-    const [victim] = stack.workers()
-    if (victim === undefined) return assert.fail("no worker started")
+    const workers = stack.workers().filter((w) => w.status()._tag === "None")
+    if (workers.length === 0) return assert.fail("no worker running")
     assert.isAbove(yield* lockTopics(stack.databaseUrl), 0, "topic rows exist once events are stored")
-    yield* waitFor(
-      "w1 to hold unacknowledged entries",
+    const nameOf = (w: (typeof workers)[number]) => w.name.replace(/^worker /, "")
+    const pending = yield* waitFor(
+      "a worker to hold unacknowledged entries",
       pendingByConsumer(stack.redisUrl, stack.streamKey),
-      (p) => (p.get("w1") ?? 0) > 0,
+      (p) => workers.some((w) => (p.get(nameOf(w)) ?? 0) > 0),
       { timeoutMs: 30_000, intervalMs: 5 }
     )
+    const victim = workers.find((w) => (pending.get(nameOf(w)) ?? 0) > 0)!
+    const name = nameOf(victim)
     yield* victim.kill("SIGKILL")
     assert.strictEqual((yield* victim.exit).signal, "SIGKILL")
     const killedAt = yield* Clock.currentTimeMillis
-    const orphaned = (yield* pendingByConsumer(stack.redisUrl, stack.streamKey)).get("w1") ?? 0
-    return { killedAt, orphaned }
+    const orphaned = (yield* pendingByConsumer(stack.redisUrl, stack.streamKey)).get(name) ?? 0
+    return { name, killedAt, orphaned }
   })
 
 /** Wait until the workers have stored at least `unique` events (so batches are flowing). */

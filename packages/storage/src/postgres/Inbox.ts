@@ -247,7 +247,14 @@ export type DatabaseSource<DB> =
  * @category models
  */
 export type LogSource =
-  | { readonly redisUrl: string | Redacted.Redacted<string>; readonly streamKey: string; readonly group: string }
+  | {
+      /** The Redis (with `clusterNodes`: only the credentials and scheme for every node). */
+      readonly redisUrl?: string | Redacted.Redacted<string>
+      /** `host:port` of Redis Cluster masters (the aggregator's `REDIS_CLUSTER_NODES`). */
+      readonly clusterNodes?: ReadonlyArray<string>
+      readonly streamKey: string
+      readonly group: string
+    }
   | { readonly log: Layer.Layer<EventLog.EventLog, EventLog.EventLogError> }
 
 /** Options of `run`. @category models */
@@ -275,7 +282,8 @@ export class InboxConfigError extends Data.TaggedError("InboxConfigError")<{ rea
  * The group must not be the aggregator workers' (`<streamKey>:workers`): a shared group would split the entries
  * between them. Each group sees every entry of the stream. Its dead letters and consumer marks are its own. A
  * group that stops consuming holds back the trimming of the stream (entries it has not acknowledged are kept),
- * so delete a retired service's group (`XGROUP DESTROY`).
+ * so delete a retired service's group (`XGROUP DESTROY` on every partition's stream). The log's partition count is
+ * the deployment's recorded one: the inbox reads every partition, its consumers sharing them out like workers.
  *
  * @example
  * ```ts
@@ -308,7 +316,12 @@ export const run = <DB>(
             maintenance: undefined
           }))
         : Effect.map(
-            RedisEventLog.makeScoped({ url: options.redisUrl, streamKey: options.streamKey, group: options.group }),
+            RedisEventLog.makeScoped({
+              ...(options.redisUrl === undefined ? {} : { url: options.redisUrl }),
+              ...(options.clusterNodes === undefined ? {} : { clusterNodes: options.clusterNodes }),
+              streamKey: options.streamKey,
+              group: options.group
+            }),
             (r) => ({ log: r.log, maintenance: r.trimAcknowledged })
           )
     const { log, maintenance } = yield* opened

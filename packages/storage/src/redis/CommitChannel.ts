@@ -10,17 +10,20 @@
  * `"*"` (wake every tail).
  */
 import { CommitSignal, type EventLog, Tail } from "@agg/core"
-import { Effect, Exit, Layer, Redacted, Schedule, Scope } from "effect"
+import { Effect, Exit, Layer, Schedule, Scope } from "effect"
 import { toEventLogError } from "./RedisError.ts"
-import { type Client, connectClient, createLogClient } from "./RedisEventLog.ts"
+import { type Client, connectClient, createConnection, type RedisTarget } from "./RedisEventLog.ts"
 import * as StreamKeys from "./StreamKeys.ts"
 
 /** Most topics listed in one message; more are announced as `"*"`. @category models */
 export const MAX_TOPICS = 100
 
-/** Where the channel is. @category models */
-export interface Config {
-  readonly url: string | Redacted.Redacted<string>
+/**
+ * Where the channel is: the log's Redis (on a Redis Cluster, a message published on any node reaches the
+ * subscribers on every node).
+ * @category models
+ */
+export interface Config extends RedisTarget {
   readonly streamKey: string
 }
 
@@ -39,8 +42,6 @@ export const decode = (message: string): ReadonlyArray<string> | "all" | undefin
   }
 }
 
-const urlOf = (config: Config) => (Redacted.isRedacted(config.url) ? Redacted.value(config.url) : config.url)
-
 /**
  * A connection made in the background, for the layer's lifetime: tried at once and every 2 s until it succeeds
  * (each failure logged), then `ready` runs on it; closed with the layer. Never fails or delays the start: while
@@ -58,7 +59,7 @@ const connectInBackground = (
     const attempt = Effect.gen(function* () {
       const scope = yield* Scope.make()
       yield* Effect.gen(function* () {
-        const client = yield* connectClient(() => createLogClient(urlOf(config), name), "destroy")
+        const client = yield* connectClient(() => createConnection(config, name), "destroy")
         yield* ready(client)
       }).pipe(
         Scope.provide(scope),

@@ -5,9 +5,10 @@
  * Layout. Every key of partition `i` carries the hash tag `{<STREAM_KEY>:p<i>}` followed by `:` and a suffix:
  * `{S:p0}:stream`, `{S:p0}:received`, `{S:p0}:dlq`, `{S:p0}:dlq:count`, `{S:p0}:dlq:discarded`. Redis Cluster
  * hashes only the tag, so all keys of a partition live on one slot and one MULTI or script still touches them
- * atomically. Keys of the
- * whole deployment (the consumers' heartbeats `{S}:consumer:<name>`; later the partition count) use the tag
- * `{<STREAM_KEY>}` and suffixes that are never partition suffixes. A valid `STREAM_KEY` holds no brace, so a key's tag ends at its
+ * atomically, while different partitions spread over the cluster. Keys of the whole deployment (the consumers'
+ * heartbeats `{S}:consumer:<name>`, the set of their names `{S}:consumers`, the recorded partition count
+ * `{S}:partitions`) use the tag `{<STREAM_KEY>}` and suffixes that are never partition suffixes, so they share
+ * one slot too and one MULTI or MGET covers them. A valid `STREAM_KEY` holds no brace, so a key's tag ends at its
  * first `}` and names exactly one deployment and partition: no two valid keys, or partitions, ever share a key
  * (the `a` / `a:received` clash of the old layout cannot happen). The consumer group is a plain name (groups
  * live inside the stream, they are not keys). See docs/design.md, "Redis key layout". Another group reading the
@@ -60,12 +61,19 @@ export interface StreamKeys {
   readonly streamKey: string
   /** The consumer group the workers share (default `<STREAM_KEY>:workers`). */
   readonly group: string
-  /** The keys of partition `index` (today the log has exactly one partition, 0). Throws a RangeError on a bad index. */
+  /** The keys of partition `index` (from 0). Throws a RangeError on a bad index. */
   readonly partition: (index: number) => PartitionKeys
+  /**
+   * The partition count the deployment was created with, `{S}:partitions` (a string key, set once): every
+   * process checks its own count against it at start, since a topic's partition follows from the count.
+   */
+  readonly partitionCount: string
   /** The old layout's names, for the start-up check only. */
   readonly legacy: LegacyKeys
   /** The heartbeat key of consumer `name` (see `Liveness`): `{S}:consumer:<name>`. */
   readonly consumer: (name: string) => string
+  /** The set of the names of consumers that beat (see `Liveness`): `{S}:consumers`. */
+  readonly consumers: string
   /**
    * The pub/sub channel on which workers announce commits to the api's live tails (see `CommitChannel`):
    * `{S}:commits`. A channel, not a key: it stores nothing.
@@ -121,7 +129,9 @@ export const make = (streamKey: string, group?: string): StreamKeys => {
     streamKey,
     group: group ?? defaultGroup,
     partition,
+    partitionCount: `{${streamKey}}:partitions`,
     consumer: (name) => `{${streamKey}}:${own}consumer:${name}`,
+    consumers: `{${streamKey}}:${own}consumers`,
     commits: `{${streamKey}}:commits`,
     legacy: {
       stream: streamKey,
