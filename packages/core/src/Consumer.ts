@@ -17,6 +17,8 @@
  *   counted both as processed and as dead-lettered; while the store cannot answer, it stays pending;
  * - liveness: the consumer marks itself alive (`EventLog.heartbeat`, ttl `heartbeatTtl`) before it reads and then
  *   from a fiber of its own, every third of the ttl, so its mark never lapses while it runs, however slow a batch;
+ *   when it is stopped (interrupted) it cuts its mark to 1 ms, so the others take its partitions over at their
+ *   next heartbeat instead of a ttl later;
  * - a reclaim pass every `reclaimInterval` takes over the entries of dead consumers (no live mark) idle longer
  *   than `reclaimIdle`, so a killed consumer's work moves within about `heartbeatTtl + reclaimInterval`. A live
  *   consumer's entries are never taken, however long they wait: no idle-time fallback, since a consumer that runs
@@ -512,7 +514,18 @@ export const make = Effect.fnUntraced(function* (
     yield* beat
     yield* Effect.logInfo(`${consumer}: consuming`)
     return yield* Effect.raceFirst(pollLoop, Effect.raceFirst(reclaimLoop, heartbeatLoop))
-  }).pipe(Effect.onInterrupt(() => Effect.logInfo(`${consumer}: stopped`)))
+  }).pipe(
+    Effect.onInterrupt(() =>
+      // Leave at once instead of when the mark expires: the others take this consumer's partitions (and anything
+      // it still holds) at their next heartbeat rather than a ttl later. Best effort: a log that does not answer
+      // within a second leaves the mark to expire by itself.
+      log.heartbeat(consumer, Duration.millis(1)).pipe(
+        Effect.timeoutOption(Duration.seconds(1)),
+        Effect.ignore,
+        Effect.andThen(Effect.logInfo(`${consumer}: stopped`))
+      )
+    )
+  )
 
   return { run, poll, reclaim, metrics: Effect.sync(() => ({ ...m })) }
 })

@@ -182,4 +182,19 @@ describe("Consumer liveness", () => {
       yield* Fiber.interrupt(w1)
     })
   )
+
+  it.effect("a stopped consumer gives up its mark at once, not a ttl later", () =>
+    Effect.gen(function* () {
+      const s = yield* setup()
+      const aliveOf = (name: string) =>
+        Effect.map(s.log.consumers, (list) => list.find((c) => c.name === name)?.alive ?? false)
+      const w1 = yield* Effect.forkChild(
+        Consumer.run({ ...live, heartbeatTtl: "1 minute", consumer: "w1" }).pipe(Effect.provide(s.layer))
+      )
+      yield* stepUntil(aliveOf("w1"), 5_000)
+      yield* Fiber.interrupt(w1)
+      yield* TestClock.adjust("2 millis")
+      assert.isFalse(yield* aliveOf("w1"), "dead 2 ms after the stop, with 59 s of its last mark left")
+    })
+  )
 })
