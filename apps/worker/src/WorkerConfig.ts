@@ -99,7 +99,7 @@ const settings = {
     "Redis stream key; the group, counters and dead-letter stream derive from it",
     StreamKeys.validate
   ),
-  batchSize: int("WORKER_BATCH_SIZE", 1, 10_000, 500, "entries read and committed per transaction"),
+  batchSize: int("WORKER_BATCH_SIZE", 1, 10_000, 2000, "entries read and committed per transaction"),
   block: ms("WORKER_BLOCK_MS", 1, 60_000, 1000, "how long one XREADGROUP waits for entries"),
   heartbeatTtl: ms(
     "WORKER_HEARTBEAT_TTL_MS",

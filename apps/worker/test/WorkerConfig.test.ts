@@ -14,7 +14,7 @@ describe("WorkerConfig", () => {
       assert.isUndefined(config.clusterNodes, "one Redis")
       assert.isUndefined(config.partitions, "the deployment's recorded count")
       assert.strictEqual(config.streamKey, "agg:events")
-      assert.strictEqual(config.batchSize, 500)
+      assert.strictEqual(config.batchSize, 2000)
       assert.strictEqual(Duration.toMillis(config.block), 1000)
       assert.strictEqual(Duration.toMillis(config.heartbeatTtl), 3000)
       assert.strictEqual(Duration.toMillis(config.reclaimIdle), 3000)
@@ -33,7 +33,7 @@ describe("WorkerConfig", () => {
       const config = yield* parse({
         ...required,
         STREAM_KEY: "tenant-a:events",
-        WORKER_BATCH_SIZE: "2000",
+        WORKER_BATCH_SIZE: "5000",
         WORKER_BLOCK_MS: "250",
         WORKER_RECLAIM_IDLE_MS: "2000",
         WORKER_RECLAIM_INTERVAL_MS: "500",
@@ -58,7 +58,7 @@ describe("WorkerConfig", () => {
         },
         {
           streamKey: "tenant-a:events",
-          batchSize: 2000,
+          batchSize: 5000,
           block: 250,
           reclaimIdle: 2000,
           reclaimInterval: 500,
@@ -158,6 +158,6 @@ describe("WorkerConfig", () => {
     assert.include(text, "LOG_LEVEL")
     assert.include(text, "PARTITIONS")
     assert.include(text, "REDIS_CLUSTER_NODES")
-    assert.match(text, /WORKER_BATCH_SIZE +entries read and committed per transaction \(1-10000\) \[default: 500\]/)
+    assert.match(text, /WORKER_BATCH_SIZE +entries read and committed per transaction \(1-10000\) \[default: 2000\]/)
   })
 })
