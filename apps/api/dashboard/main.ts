@@ -316,7 +316,8 @@ const renderConsumers = (body: ConsumersBody) => {
             h("td", { class: "num" }, fmt(c.pending)),
             h("td", { class: "num" }, ago(c.idle_ms)),
             h("td", { class: c.alive ? "ok" : "bad" }, c.alive ? "alive" : "expired"),
-            h("td", { class: "num" }, c.partitions.length === 0 ? "–" : c.partitions.join(", "))
+            // The count, with the partition numbers on hover: a share of many partitions would not fit the row.
+            h("td", { class: "num", title: c.partitions.join(", ") }, String(c.partitions.length))
           )
         ))
   )

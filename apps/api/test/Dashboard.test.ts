@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import type { ConsumersBody } from "@agg/schema"
 import { entries, repoRoot, spawnNode } from "@agg/testing/Processes"
 import {
   checkPostgres,
@@ -306,6 +307,12 @@ describeWithServices(
       const consumer = page.locator('#consumers tr[data-consumer="w1"]')
       await consumer.waitFor({ timeout: 20_000 })
       expect(await consumer.locator("td").nth(3).textContent()).toBe("alive")
+      // The only worker owns every partition of the log: the count, with their numbers on hover.
+      const listed = await send(app.url, { path: "/consumers" })
+      const owned = (listed.json() as ConsumersBody).consumers.find((c) => c.name === "w1")
+      expect(owned?.partitions.length).toBeGreaterThan(0)
+      expect(await consumer.locator("td").nth(4).textContent()).toBe(String(owned?.partitions.length))
+      expect(await consumer.locator("td").nth(4).getAttribute("title")).toBe(owned?.partitions.join(", "))
       expect(await page.locator("#health [data-check=stream]").textContent()).toBe("stream: up")
 
       // A few seconds of load, so the screenshot shows a curve.
