@@ -519,11 +519,13 @@ export const make = Effect.fnUntraced(function* (
       // Leave at once instead of when the mark expires: the others take this consumer's partitions (and anything
       // it still holds) at their next heartbeat rather than a ttl later. Best effort: a log that does not answer
       // within a second leaves the mark to expire by itself.
-      log.heartbeat(consumer, Duration.millis(1)).pipe(
-        Effect.timeoutOption(Duration.seconds(1)),
-        Effect.ignore,
-        Effect.andThen(Effect.logInfo(`${consumer}: stopped`))
-      )
+      log
+        .heartbeat(consumer, Duration.millis(1))
+        .pipe(
+          Effect.timeoutOption(Duration.seconds(1)),
+          Effect.ignore,
+          Effect.andThen(Effect.logInfo(`${consumer}: stopped`))
+        )
     )
   )
 
