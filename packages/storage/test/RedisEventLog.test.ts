@@ -541,6 +541,34 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("a burst into one partition during a blocking read comes back whole, up to count", () =>
+    Effect.gen(function* () {
+      const streamKey = freshKey()
+      const { log } = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey, partitions: 4 })
+      const raw = yield* Effect.acquireRelease(
+        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
+        (c) => Effect.sync(() => c.destroy())
+      )
+      const reading = yield* Effect.forkChild(log.read("c1", { count: 500, block: Duration.seconds(10) }))
+      // Wait until the read sits in its blocking XREADGROUP (each stream asked for 500 / 4 entries).
+      yield* Effect.promise(async () => {
+        const list = await raw.clientList()
+        return list.some((c) => c.name === `${streamKey}:log:blocking` && c.flags.includes("b"))
+      }).pipe(
+        Effect.filterOrFail((blocked) => blocked),
+        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
+      )
+      yield* log.append(Array.from({ length: 300 }, (_, i) => ({ ...event(i), topic: "burst" })))
+      const got = yield* Fiber.join(reading)
+      assert.strictEqual(got.length, 300, "topped up past the blocking read's share of 125")
+      assert.deepStrictEqual(
+        got.map((e) => (e._tag === "Event" ? e.event.event_id : "")),
+        Array.from({ length: 300 }, (_, i) => event(i).event_id),
+        "in append order"
+      )
+    }).pipe(Effect.scoped)
+  )
+
   it.live("the first process records the partition count; others adopt it, and another PARTITIONS is refused", () =>
     Effect.gen(function* () {
       const streamKey = freshKey()

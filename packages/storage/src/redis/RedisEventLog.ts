@@ -411,17 +411,34 @@ export const make = (
           const start = (rotation.get(consumer) ?? 0) % share.length
           rotation.set(consumer, start + 1)
           const streams = share.map((_, k) => parts[share[(start + k) % share.length]!]!.stream)
-          const out: Array<EventLog.LogEntry> = []
-          for (const stream of streams) {
-            if (out.length >= options.count) break
-            out.push(...(await xRead(client, consumer, [stream], options.count - out.length, 0)))
+          // Non-blocking reads of `from`, one stream after the other, until `count` entries are in hand.
+          const fill = async (out: Array<EventLog.LogEntry>, from: ReadonlyArray<string>) => {
+            for (const stream of from) {
+              if (out.length >= options.count) break
+              out.push(...(await xRead(client, consumer, [stream], options.count - out.length, 0)))
+            }
+            return out
           }
+          const out = await fill([], streams)
           if (out.length > 0 || blockMs <= 0) return out
-          if (cluster)
-            return xRead(blocking, consumer, [streams[0]!], options.count, Math.min(blockMs, CLUSTER_BLOCK_MS))
-          // COUNT applies per stream: an equal part each keeps the whole reply within `count`.
-          const watched = streams.slice(0, options.count)
-          return xRead(blocking, consumer, watched, Math.floor(options.count / watched.length), blockMs)
+          // Nothing waiting: block on the share (on a cluster, one partition of it at a time). COUNT applies per
+          // stream, so each gets an equal part and the reply stays within `count`; a stream that filled its part
+          // has more waiting, so the batch is topped up from those before it goes, as a non-blocking read would.
+          const watched = cluster ? streams.slice(0, 1) : streams.slice(0, options.count)
+          const part = Math.floor(options.count / watched.length)
+          const woke = await xRead(
+            blocking,
+            consumer,
+            watched,
+            part,
+            cluster ? Math.min(blockMs, CLUSTER_BLOCK_MS) : blockMs
+          )
+          const perStream = new Map<string, number>()
+          for (const entry of woke) perStream.set(entry.stream, (perStream.get(entry.stream) ?? 0) + 1)
+          return fill(
+            woke,
+            watched.filter((stream) => (perStream.get(stream) ?? 0) >= part)
+          )
         },
         options.block
       )
