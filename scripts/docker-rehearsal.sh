@@ -139,8 +139,11 @@ for APP in "${APPS[@]}"; do
   for dev in vitest tsup typescript @effect/vitest @agg/testing; do
     [ ! -e "$WORK/runtime/node_modules/$dev" ] || die "$APP: dev dependency $dev is in the runtime node_modules"
   done
-  ENTRY=$(node -p "(/^node (\\S+)\$/.exec(require('$ROOT/apps/$APP/package.json').scripts?.start ?? '') ?? [])[1] ?? ''")
-  [ -n "$ENTRY" ] || die "$APP: package.json \"start\" is not \"node <bundle>\""
+  # "start" is `node [flags] <bundle>`, the image's command (Deployment.test.ts holds them equal): run it so.
+  read -r -a START <<<"$(node -p "require('$ROOT/apps/$APP/package.json').scripts?.start ?? ''")"
+  [ "${START[0]:-}" = node ] && [ "${#START[@]}" -ge 2 ] || die "$APP: package.json \"start\" is not \"node [flags] <bundle>\""
+  ENTRY=${START[-1]}
+  FLAGS=("${START[@]:1:${#START[@]}-2}")
   [ -f "$WORK/runtime/$ENTRY" ] || die "$APP: the build produced no $ENTRY"
   echo "  - runtime: $(du -sh "$WORK/runtime" | cut -f1) ($ENTRY + production node_modules)"
 
@@ -149,7 +152,7 @@ for APP in "${APPS[@]}"; do
     PORT=$(free_port)
     echo "  - start $ENTRY (embedded PGlite), wait for GET /health = 200 on port $PORT"
     clean_env
-    "${CLEAN_ENV[@]}" PORT="$PORT" HOST=127.0.0.1 DATA_DIR="$WORK/data" node --enable-source-maps "$ENTRY" >>"$LOG" 2>&1 &
+    "${CLEAN_ENV[@]}" PORT="$PORT" HOST=127.0.0.1 DATA_DIR="$WORK/data" node --enable-source-maps "${FLAGS[@]}" "$ENTRY" >>"$LOG" 2>&1 &
     APP_PID=$!
     deadline=$(($(date +%s) + HEALTH_TIMEOUT))
     status=""
@@ -165,7 +168,7 @@ for APP in "${APPS[@]}"; do
   else
     echo "  - $ENTRY --help"
     clean_env
-    if ! help=$("${CLEAN_ENV[@]}" timeout 30 node --enable-source-maps "$ENTRY" --help 2>>"$LOG"); then
+    if ! help=$("${CLEAN_ENV[@]}" timeout 30 node --enable-source-maps "${FLAGS[@]}" "$ENTRY" --help 2>>"$LOG"); then
       tail -n 40 "$LOG" >&2
       die "$APP: '$ENTRY --help' did not exit 0"
     fi

@@ -5,6 +5,7 @@
  * @remarks Targets are reported, never asserted: a missed target is a ✗ in the table, not a failed run. A
  * scenario that failed is listed under "errors" and its targets show as not measured.
  */
+
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Machine } from "./Machine.ts"
@@ -12,6 +13,7 @@ import type { ProfileSummary } from "./profile.ts"
 import { waitShare } from "./Sampler.ts"
 import { bestPartitions, partitionsOf } from "./Scaling.ts"
 import { type SizingRow, sizingRows } from "./Sizing.ts"
+import { deployedNodeArgs } from "./System.ts"
 import type { BatchSizeResult } from "./scenarios/BatchSize.ts"
 import type { DrainResult } from "./scenarios/Drain.ts"
 import type { FsyncRow } from "./scenarios/Fsync.ts"
@@ -65,7 +67,8 @@ const appSettings = (options: Readonly<Record<string, unknown>>): string => {
   const env = Object.entries((options["appEnv"] ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`)
   const args = (options["nodeArgs"] ?? []) as ReadonlyArray<string>
   const all = [...env, ...args.map((a) => `node ${a}`)]
-  return all.length === 0 ? "defaults" : all.join(", ")
+  const extra = all.length === 0 ? "" : `; beyond them: ${all.join(", ")}`
+  return `the Node flags of their start scripts (${deployedNodeArgs("api").join(" ")})${extra}`
 }
 /** "api" or "worker-<n>": a child's name without the run settings it carries (`worker-p8-2w-1` → `worker-1`). */
 const processLabel = (name: string): string =>

@@ -1,14 +1,15 @@
 /**
  * Starting the system under test as separate processes, the way it is deployed: the built api
  * (`apps/api/dist/main.js`) in embedded or queued mode, worker replicas (`apps/worker/dist/main.js`), and the
- * parse-only comparison servers of `src/http/servers.ts`. With `profileDir` set, api and workers run under
+ * parse-only comparison servers of `src/http/servers.ts`. api and workers run with the Node flags of their start
+ * scripts (`deployedNodeArgs`), as the image runs them. With `profileDir` set, they also run under
  * `node --cpu-prof` and write `<name>.cpuprofile` there when they exit.
  *
  * @remarks Needs a build (`pnpm bench` runs `turbo run build` first). Readiness: the api when GET /health is 200,
  * a worker when it logged "worker started" (Redis 7.0 registers a consumer only once it was delivered an entry, so
  * the group's consumer count cannot tell).
  */
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { freePort } from "@agg/testing/Ports"
 import { ApiClient } from "./ApiClient.ts"
@@ -23,6 +24,22 @@ export const SERVERS_MAIN = repoFile("bench/src/http/servers.ts")
 /** Fail early, with the fix, when an app was not built. */
 export const requireBuilt = (path: string): void => {
   if (!existsSync(path)) throw new Error(`${path} is missing: run \`pnpm build\` (or \`pnpm bench\`, which builds)`)
+}
+
+/**
+ * The Node flags `app` is deployed with: the words between `node` and the bundle of its package.json "start"
+ * script, which the Dockerfile's command repeats (packages/testing/test/Deployment.test.ts holds them equal). The
+ * api and workers get them first, so the bench measures the processes as deployed (their heap bounds set the peak
+ * RSS) and a `--node-arg` given after them overrides one (V8 takes the last; `=0` restores V8's default).
+ */
+export const deployedNodeArgs = (app: "api" | "worker"): Array<string> => {
+  const path = repoFile(`apps/${app}/package.json`)
+  const start = (JSON.parse(readFileSync(path, "utf8")) as { scripts?: Record<string, string> }).scripts?.["start"]
+  const words = start?.trim().split(/\s+/) ?? []
+  if (words[0] !== "node" || words.length < 2) {
+    throw new Error(`${path}: "start" must be "node [flags] <bundle>", got ${JSON.stringify(start)}`)
+  }
+  return words.slice(1, -1)
 }
 
 const profileArgs = (profileDir: string | undefined, name: string): Array<string> =>
@@ -43,7 +60,7 @@ export const startApi = async (options: {
   readonly name: string
   /** The api entry to run (default: the built apps/api). */
   readonly script?: string | undefined
-  /** Node flags (e.g. `--max-semi-space-size=8`). */
+  /** Node flags after the deployed ones (`deployedNodeArgs`), e.g. `--max-semi-space-size=16`. */
   readonly nodeArgs?: ReadonlyArray<string>
   readonly config: ApiMode
   readonly profileDir?: string | undefined
@@ -61,7 +78,11 @@ export const startApi = async (options: {
   const child = startNode({
     name: options.name,
     script,
-    nodeArgs: [...(options.nodeArgs ?? []), ...profileArgs(options.profileDir, options.name)],
+    nodeArgs: [
+      ...deployedNodeArgs("api"),
+      ...(options.nodeArgs ?? []),
+      ...profileArgs(options.profileDir, options.name)
+    ],
     env: { ...modeEnv, ...options.env, PORT: String(port), HOST: "127.0.0.1" }
   })
   const url = `http://127.0.0.1:${port}`
@@ -78,7 +99,7 @@ export const startWorkers = async (options: {
   readonly count: number
   /** The worker entry to run (default: the built apps/worker). */
   readonly script?: string | undefined
-  /** Node flags (e.g. `--max-semi-space-size=8`). */
+  /** Node flags after the deployed ones (`deployedNodeArgs`), e.g. `--max-semi-space-size=16`. */
   readonly nodeArgs?: ReadonlyArray<string>
   readonly databaseUrl: string
   readonly redisUrl: string
@@ -95,7 +116,7 @@ export const startWorkers = async (options: {
     const child = startNode({
       name,
       script,
-      nodeArgs: [...(options.nodeArgs ?? []), ...profileArgs(options.profileDir, name)],
+      nodeArgs: [...deployedNodeArgs("worker"), ...(options.nodeArgs ?? []), ...profileArgs(options.profileDir, name)],
       env: {
         DATABASE_URL: options.databaseUrl,
         REDIS_URL: options.redisUrl,

@@ -98,6 +98,17 @@ it.live("a setup fault (a dropped table) fails commit and lookup retryably, a re
   }).pipe(Effect.scoped)
 )
 
+// The memory PostgreSQL sizes at start stays resident in PGlite's WebAssembly memory: both kinds of store start small.
+it.live("PGlite starts with 16 MB of shared buffers, in memory and in a data directory", () =>
+  Effect.gen(function* () {
+    for (const db of [makePgliteKysely(), makePgliteKysely({ dataDir: tempDir() })]) {
+      yield* Effect.addFinalizer(() => Effect.promise(() => db.destroy()))
+      const shown = yield* Effect.promise(() => sql<{ shared_buffers: string }>`SHOW shared_buffers`.execute(db))
+      assert.deepStrictEqual(shown.rows, [{ shared_buffers: "16MB" }])
+    }
+  }).pipe(Effect.scoped)
+)
+
 // Every directory and file under `dir` with a mode that lets anyone but the owner in.
 const openToOthers = (dir: string): Array<string> => {
   const out: Array<string> = []

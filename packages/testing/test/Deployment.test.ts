@@ -3,8 +3,8 @@
  * root Dockerfile once per app (`--build-arg APP=<app>`), .env.example and .dockerignore, and asserts the deployment
  * properties — stores on an internal network with no published port, Redis AOF and noeviction, named volumes, health
  * checks behind every `service_healthy`, the api as the only published port, scalable workers, the publisher behind a
- * profile, no credentials in the compose file, multi-stage non-root images that run the bundle the app's `start`
- * script runs.
+ * profile, no credentials in the compose file, multi-stage non-root images that run exactly the app's `start`
+ * script (its Node flags included).
  *
  * Deliberately not here: building or running anything (scripts/docker-rehearsal.sh repeats the image builds without
  * Docker) and full Dockerfile or Compose grammar: the small parser below reads what these files use.
@@ -103,6 +103,17 @@ interface PackageJson {
   readonly packageManager?: string
 }
 const packageJson = (path: string) => JSON.parse(read(path)) as PackageJson
+/** An app's "start" script, which must be `node [flags] <bundle>`: its flags and its bundle. */
+const startCommand = (app: string): { readonly flags: Array<string>; readonly bundle: string } => {
+  const start = packageJson(`apps/${app}/package.json`).scripts?.["start"] ?? ""
+  const words = start.trim().split(/\s+/)
+  const bundle = words.at(-1) ?? ""
+  const flags = words.slice(1, -1)
+  if (words[0] !== "node" || !/\.[cm]?js$/.test(bundle) || flags.some((flag) => !flag.startsWith("--"))) {
+    throw new Error(`apps/${app}/package.json "start" must be "node [--flag …] <bundle>.js", got "${start}"`)
+  }
+  return { flags, bundle }
+}
 /** Every workspace package by name (apps/*, packages/*, bench), from pnpm-workspace.yaml's globs of one level. */
 const workspacePackages = new Map(
   ["apps", "packages", "bench"].flatMap((dir) => {
@@ -254,10 +265,16 @@ describe("Dockerfiles", () => {
       for (const copy of copies) expect(copy).toMatch(/^(--\S+\s+)*--from=build\s+\/deploy\/\S*\s+\S+$/)
     })
 
-    it("starts the bundle that the package's start script runs", () => {
-      const entry = /^node (\S+)$/.exec(pkg.scripts?.["start"] ?? "")?.[1]
-      expect(entry, `apps/${app}/package.json "start" must be "node <bundle>"`).toBeDefined()
-      expect([...execForm(runtime, "ENTRYPOINT"), ...execForm(runtime, "CMD")]).toContain(entry)
+    // The image runs the start script word for word, Node flags included: the heap bounds the bench measured
+    // under (it launches the apps with the start script's flags) are the ones deployed. Only
+    // --enable-source-maps, which changes nothing but stack traces, the image may add (the publisher's does).
+    it("runs the package's start script: node, the same flags, the bundle", () => {
+      const start = startCommand(app)
+      const command = [...execForm(runtime, "ENTRYPOINT"), ...execForm(runtime, "CMD")]
+      const upToBundle = command.slice(0, command.indexOf(start.bundle) + 1)
+      const flagsOf = (words: ReadonlyArray<string>) => words.filter((w) => w !== "--enable-source-maps")
+      expect(upToBundle, `the image never runs ${start.bundle}`).toContain(start.bundle)
+      expect(flagsOf(upToBundle)).toEqual(flagsOf(["node", ...start.flags, start.bundle]))
     })
 
     // tsup bundles @agg/* from source and every npm package the app does not list (pg bundled into ESM dies with
@@ -266,6 +283,21 @@ describe("Dockerfiles", () => {
       const missing = [...bundledWorkspaceImports(pkg)].filter((name) => pkg.dependencies?.[name] === undefined).sort()
       expect(missing, `add to apps/${app}/package.json "dependencies" (as "catalog:")`).toEqual([])
     })
+  })
+
+  // Without limits V8 lets a 50 MB live heap grow to 300+ MB of young and old space before it collects; the
+  // bounds keep the api and each worker under 200 MB of RSS in the bench's drains.
+  it("the api and the worker run with the same Node heap bounds (young and old space)", () => {
+    const { flags } = startCommand("api")
+    expect(flags).toEqual(expect.arrayContaining([expect.stringMatching(/^--max-semi-space-size=\d+$/)]))
+    expect(flags).toEqual(expect.arrayContaining([expect.stringMatching(/^--max-old-space-size=\d+$/)]))
+    expect(startCommand("worker").flags).toEqual(flags)
+  })
+
+  it("the root start script runs the api as its own start script does", () => {
+    const api = startCommand("api")
+    const root = packageJson("package.json").scripts?.["start"] ?? ""
+    expect(root.split("&&").at(-1)?.trim()).toBe(["node", ...api.flags, `apps/api/${api.bundle}`].join(" "))
   })
 
   it("the api image has a HEALTHCHECK on GET /health and exposes 8080", () => {
