@@ -40,14 +40,17 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
     { partitions: 4 }
   )
 
+  // A plain client for raw commands, closed with the scope.
+  const rawClient = Effect.acquireRelease(
+    Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
+    (c) => Effect.sync(() => c.destroy())
+  )
+
   // A fresh one-partition log (these tests look at the mechanics of one stream) plus a plain client for raw
   // commands, both closed with the scope.
   const setup = Effect.gen(function* () {
     const log = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey: freshKey(), partitions: 1 })
-    const raw = yield* Effect.acquireRelease(
-      Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
-      (c) => Effect.sync(() => c.destroy())
-    )
+    const raw = yield* rawClient
     return { ...log, raw }
   })
 
@@ -289,10 +292,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
   it.live("closing the layer's scope closes both connections and ends a blocked read", () =>
     Effect.gen(function* () {
       const streamKey = freshKey()
-      const raw = yield* Effect.acquireRelease(
-        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
-        (c) => Effect.sync(() => c.destroy())
-      )
+      const raw = yield* rawClient
       const names = () =>
         Effect.promise(() => raw.clientList()).pipe(
           Effect.map((list) =>
@@ -513,10 +513,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
 
   it.live("refuses to start beside a stream of the old key layout, naming STREAM_KEY and what to do", () =>
     Effect.gen(function* () {
-      const raw = yield* Effect.acquireRelease(
-        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
-        (c) => Effect.sync(() => c.destroy())
-      )
+      const raw = yield* rawClient
       // An old deployment: its stream at STREAM_KEY itself, its counter at STREAM_KEY:received.
       const streamKey = freshKey()
       yield* Effect.promise(() => raw.xAdd(streamKey, "*", RedisEntry.encode(event(1))))
@@ -545,10 +542,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
     Effect.gen(function* () {
       const streamKey = freshKey()
       const { log } = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey, partitions: 4 })
-      const raw = yield* Effect.acquireRelease(
-        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
-        (c) => Effect.sync(() => c.destroy())
-      )
+      const raw = yield* rawClient
       const reading = yield* Effect.forkChild(log.read("c1", { count: 500, block: Duration.seconds(10) }))
       // Wait until the read sits in its blocking XREADGROUP (each stream asked for 500 / 4 entries).
       yield* Effect.promise(async () => {
@@ -573,10 +567,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
     Effect.gen(function* () {
       const streamKey = freshKey()
       const k = StreamKeys.make(streamKey)
-      const raw = yield* Effect.acquireRelease(
-        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
-        (c) => Effect.sync(() => c.destroy())
-      )
+      const raw = yield* rawClient
       const first = yield* RedisEventLog.makeScoped({ url: keys.url, streamKey, partitions: 3 })
       assert.strictEqual(first.partitions, 3)
       assert.strictEqual(yield* Effect.promise(() => raw.get(k.partitionCount)), "3")
@@ -606,10 +597,7 @@ describeWithServices("RedisEventLog on Redis", [redis], () => {
     Effect.gen(function* () {
       const streamKey = freshKey()
       const k = StreamKeys.make(streamKey)
-      const raw = yield* Effect.acquireRelease(
-        Effect.promise(() => createClient({ url: keys.url, RESP: 2 }).connect()),
-        (c) => Effect.sync(() => c.destroy())
-      )
+      const raw = yield* rawClient
       // What an earlier version left: the first partition's stream and no recorded count.
       yield* Effect.promise(() => raw.xAdd(k.partition(0).stream, "*", RedisEntry.encode(event(1))))
       const refused = yield* Effect.flip(RedisEventLog.makeScoped({ url: keys.url, streamKey, partitions: 8 }))

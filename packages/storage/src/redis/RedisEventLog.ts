@@ -155,6 +155,10 @@ export const validateClusterNodes = (value: string): string | undefined => {
     : `must be a comma-separated list of host:port, got ${JSON.stringify(bad.slice(0, 100))}`
 }
 
+/** Whether a client made by `createConnection` talks to a cluster. */
+const isCluster = (target: RedisTarget): target is RedisTarget & { readonly clusterNodes: ReadonlyArray<string> } =>
+  target.clusterNodes !== undefined && target.clusterNodes.length > 0
+
 /**
  * A client for `target` with the settings of `createLogClient`: a plain client for a single Redis, or a Redis
  * Cluster client (which routes each command, MULTI and script by its first key's slot, and follows MOVED
@@ -165,7 +169,7 @@ export const validateClusterNodes = (value: string): string | undefined => {
 export const createConnection = (target: RedisTarget, name: string): Client => {
   const url =
     target.url === undefined ? undefined : Redacted.isRedacted(target.url) ? Redacted.value(target.url) : target.url
-  if (target.clusterNodes === undefined || target.clusterNodes.length === 0) {
+  if (!isCluster(target)) {
     if (url === undefined) throw new RangeError("REDIS_URL or REDIS_CLUSTER_NODES must be set")
     return createLogClient(url, name)
   }
@@ -189,9 +193,6 @@ export const createConnection = (target: RedisTarget, name: string): Client => {
     .on("error", () => undefined)
   return cluster as unknown as Client
 }
-
-/** Whether a client made by `createConnection` talks to a cluster. */
-const isCluster = (target: RedisTarget) => target.clusterNodes !== undefined && target.clusterNodes.length > 0
 
 interface RawMessage {
   readonly id: string
